@@ -1,0 +1,70 @@
+"""fastws: a fast, strict WebSocket (RFC 6455) framing core.
+
+The same API runs on a Cython extension over C kernels or on a pure-Python twin;
+``fastws.implementation`` says which one this process uses.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List
+
+from ._impl import (
+    Frame,
+    FrameHeader,
+    FrameParser,
+    Masker,
+    Utf8Validator,
+    apply_mask,
+    apply_mask_into,
+    encode_close,
+    encode_frame,
+    implementation,
+    implementation_error,
+    parse_close,
+    parse_header,
+    simd_levels,
+    set_simd,
+    validate_utf8,
+)
+from ._impl import get_simd as _get_simd
+from .codes import DEFAULT_MAX_FRAME_SIZE, CloseCode, Opcode
+from .errors import InvalidUtf8, ProtocolError, WebSocketError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CloseCode",
+    "DEFAULT_MAX_FRAME_SIZE",
+    "Frame",
+    "FrameHeader",
+    "FrameParser",
+    "InvalidUtf8",
+    "Masker",
+    "Opcode",
+    "ProtocolError",
+    "Utf8Validator",
+    "WebSocketError",
+    "apply_mask",
+    "apply_mask_into",
+    "encode_close",
+    "encode_frame",
+    "implementation",
+    "implementation_error",
+    "parse_close",
+    "parse_header",
+    "set_simd",
+    "simd",
+    "simd_levels",
+    "validate_utf8",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # ``fastws.simd`` is computed on each access: set_simd() can change it.
+    if name == "simd":
+        return _get_simd()
+    raise AttributeError(f"module 'fastws' has no attribute {name!r}")
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | {"simd"})

@@ -1,0 +1,104 @@
+"""Runs every test against both implementations, and kernel tests at every SIMD level.
+
+Fixtures:
+- ``impl``: the implementation module, parametrised "cython" and "python".
+- ``kernel``: the same, with the Cython one once per SIMD level this CPU runs.
+
+The Cython cases fail (never skip) when the extension is missing, unless
+FASTWS_TEST_PURE_ONLY=1 says the run is for the pure-Python package alone. The
+summary at the end counts the tests that ran on each implementation.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+from typing import Any, Dict, Iterator, List, Tuple
+
+import pytest
+
+from fastws import _impl
+
+PURE_ONLY = os.environ.get("FASTWS_TEST_PURE_ONLY", "") not in ("", "0")
+IMPLEMENTATIONS = ["python"] if PURE_ONLY else ["cython", "python"]
+
+
+def _kernel_params() -> List[Tuple[str, str]]:
+    params = [("python", "none")]
+    if not PURE_ONLY:
+        try:
+            levels = _impl.load("cython").simd_levels()
+        except ImportError:
+            levels = ("missing",)  # the fixture will fail these cases loudly
+        params[:0] = [("cython", level) for level in levels]
+    return params
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "impl" in metafunc.fixturenames:
+        metafunc.parametrize("impl", IMPLEMENTATIONS, indirect=True)
+    if "kernel" in metafunc.fixturenames:
+        params = _kernel_params()
+        ids = [name if name == "python" else f"{name}-{level}" for name, level in params]
+        metafunc.parametrize("kernel", params, indirect=True, ids=ids)
+
+
+@pytest.fixture
+def impl(request: pytest.FixtureRequest) -> Any:
+    return _impl.load(request.param)
+
+
+@pytest.fixture
+def kernel(request: pytest.FixtureRequest) -> Iterator[Any]:
+    name, level = request.param
+    module = _impl.load(name)
+    before = module.get_simd()
+    module.set_simd(level)
+    try:
+        yield module
+    finally:
+        module.set_simd(before)
+
+
+# -- which implementation each test ran on ------------------------------------------
+
+_ran: Dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+
+
+def _implementation_of(item: pytest.Item) -> str:
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None:
+        if "impl" in callspec.params:
+            return str(callspec.params["impl"])
+        if "kernel" in callspec.params:
+            return str(callspec.params["kernel"][0])
+    return "both"  # tests that compare the implementations with each other
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        item_impl = getattr(report, "fastws_impl", "both")
+        _ran[item_impl][report.outcome] += 1
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    outcome = yield
+    outcome.get_result().fastws_impl = _implementation_of(item)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    terminalreporter.section("fastws implementations")
+    for name in sorted(_ran):
+        counts = ", ".join(f"{count} {outcome}" for outcome, count in sorted(_ran[name].items()))
+        terminalreporter.write_line(f"{name}: {counts}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # A run that silently lost one implementation's tests must not pass.
+    if exitstatus == 0 and session.testscollected and not session.config.option.collectonly:
+        selected = session.config.option.keyword or session.config.option.markexpr
+        missing = [name for name in IMPLEMENTATIONS if not _ran[name]["passed"]]
+        if missing and not selected:
+            session.exitstatus = 1
+            print(f"\nfastws: no test passed on {', '.join(missing)}")
