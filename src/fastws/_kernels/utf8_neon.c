@@ -1,0 +1,102 @@
+/* UTF-8 validation, NEON (aarch64): the Keiser-Lemire lookup algorithm (see
+ * utf8_lookup_tables.h) on 64-byte blocks of four 16-byte vectors, using tbl for the
+ * nibble lookups and ext for the previous bytes; error tested after every block. */
+#include "kernels_internal.h"
+
+#ifdef FASTWS_ARCH_AARCH64
+#include <arm_neon.h>
+
+#include "utf8_lookup_tables.h"
+
+typedef struct {
+    uint8x16_t prev_high, prev_low, cur_high;
+    uint8x16_t nibble, third_sub, fourth_sub, top_bit;
+    uint8x16_t last_limits; /* 0xFF except the last 3 bytes: see is_incomplete */
+} lookup_consts;
+
+static void load_consts(lookup_consts *c)
+{
+    uint8_t limits[16];
+    memset(limits, 0xFF, sizeof limits);
+    limits[13] = FASTWS_U8_LIMIT_LAST3;
+    limits[14] = FASTWS_U8_LIMIT_LAST2;
+    limits[15] = FASTWS_U8_LIMIT_LAST;
+    c->prev_high = vld1q_u8(fastws_u8_prev_high);
+    c->prev_low = vld1q_u8(fastws_u8_prev_low);
+    c->cur_high = vld1q_u8(fastws_u8_cur_high);
+    c->nibble = vdupq_n_u8(0x0F);
+    c->third_sub = vdupq_n_u8(FASTWS_U8_THIRD_SUB);
+    c->fourth_sub = vdupq_n_u8(FASTWS_U8_FOURTH_SUB);
+    c->top_bit = vdupq_n_u8(0x80);
+    c->last_limits = vld1q_u8(limits);
+}
+
+/* Error bits for the 16 bytes of `in`, whose preceding 16 bytes are `prev`. */
+static inline uint8x16_t check16(const lookup_consts *c, uint8x16_t in, uint8x16_t prev)
+{
+    uint8x16_t prev1 = vextq_u8(prev, in, 15);
+    uint8x16_t prev2 = vextq_u8(prev, in, 14);
+    uint8x16_t prev3 = vextq_u8(prev, in, 13);
+    uint8x16_t pair_errors =
+        vandq_u8(vandq_u8(vqtbl1q_u8(c->prev_high, vshrq_n_u8(prev1, 4)),
+                          vqtbl1q_u8(c->prev_low, vandq_u8(prev1, c->nibble))),
+                 vqtbl1q_u8(c->cur_high, vshrq_n_u8(in, 4)));
+    /* Top bit set where this byte must be a 3rd/4th-byte continuation. */
+    uint8x16_t must_cont = vandq_u8(
+        vorrq_u8(vqsubq_u8(prev2, c->third_sub), vqsubq_u8(prev3, c->fourth_sub)), c->top_bit);
+    /* BOTH_CONT must coincide with must_cont; any other bit is an error on its own. */
+    return veorq_u8(pair_errors, must_cont);
+}
+
+/* Four plain loads rather than vld1q_u8_x4, which older compilers lack. */
+static inline uint8x16x4_t load64(const uint8_t *p)
+{
+    uint8x16x4_t v;
+    v.val[0] = vld1q_u8(p);
+    v.val[1] = vld1q_u8(p + 16);
+    v.val[2] = vld1q_u8(p + 32);
+    v.val[3] = vld1q_u8(p + 48);
+    return v;
+}
+
+size_t fastws_utf8_valid_upto_neon(const uint8_t *s, size_t n)
+{
+    lookup_consts c;
+    uint8x16_t prev = vdupq_n_u8(0);
+    uint8x16_t prev_incomplete = vdupq_n_u8(0);
+    size_t i = 0;
+
+    load_consts(&c);
+    for (;; i += 64) {
+        uint8x16x4_t v;
+        uint8x16_t err;
+        if (i + 64 <= n) {
+            v = load64(s + i);
+        } else {
+            /* Last partial block, padded with ASCII NULs: an incomplete final character
+             * then shows up as "too short" at the first pad byte. */
+            uint8_t tail[64];
+            if (i == n) /* input ended on a block boundary */
+                return vmaxvq_u8(prev_incomplete) ? fastws_utf8_restart_before(s, n) : n;
+            memset(tail, 0, sizeof tail);
+            memcpy(tail, s + i, n - i);
+            v = load64(tail);
+        }
+        if (vmaxvq_u8(vorrq_u8(vorrq_u8(v.val[0], v.val[1]), vorrq_u8(v.val[2], v.val[3]))) <
+            0x80) {
+            /* All ASCII: only an unfinished character from the last block is wrong. */
+            err = prev_incomplete;
+        } else {
+            err = vorrq_u8(vorrq_u8(check16(&c, v.val[0], prev), check16(&c, v.val[1], v.val[0])),
+                           vorrq_u8(check16(&c, v.val[2], v.val[1]),
+                                    check16(&c, v.val[3], v.val[2])));
+            prev_incomplete = vqsubq_u8(v.val[3], c.last_limits);
+        }
+        if (vmaxvq_u8(err))
+            return fastws_utf8_restart_before(s, i);
+        if (i + 64 > n)
+            return n; /* a padded last block cannot end incomplete */
+        prev = v.val[3];
+    }
+}
+#endif

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Builds and runs the C kernel tests: natively with gcc (and clang if present), under
+# ASan/UBSan where the toolchain supports them, then cross-compiled for aarch64 and run
+# under qemu-user when aarch64-linux-gnu-gcc and qemu-aarch64 are installed
+# (Debian: apt-get install -y gcc-aarch64-linux-gnu qemu-user).
+#
+# Exit status is non-zero if any build or test fails. A missing cross toolchain is
+# reported loudly but only fails the run when FASTWS_REQUIRE_NEON=1.
+set -u
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+kernels="$root/src/fastws/_kernels"
+out="$(mktemp -d "${TMPDIR:-/tmp}/fastws-ctest.XXXXXX")"
+trap 'rm -rf "$out"' EXIT
+
+warn=(-std=c99 -Wall -Wextra -Wpedantic -Werror)
+srcs=("$kernels"/*.c "$here/test_kernels.c")
+status=0
+
+# run NAME CMD...: runs a step, records failure.
+run() {
+    local name="$1"; shift
+    echo "=== $name"
+    if ! "$@"; then
+        echo "!!! $name FAILED"
+        status=1
+        return 1
+    fi
+}
+
+# Can $1 link a program with the flags after it?
+supports() {
+    local cc="$1"; shift
+    echo 'int main(void){return 0;}' > "$out/probe.c"
+    "$cc" "$@" "$out/probe.c" -o "$out/probe" >/dev/null 2>&1 && "$out/probe" >/dev/null 2>&1
+}
+
+native() {
+    local cc="$1" tag="$1"
+    if ! command -v "$cc" >/dev/null 2>&1; then
+        echo "--- $cc not found, skipping its native build"
+        return
+    fi
+    # optimised build: what ships
+    run "$tag -O2 build" "$cc" "${warn[@]}" -O2 "${srcs[@]}" -o "$out/test-$tag" &&
+        run "$tag -O2 test" "$out/test-$tag"
+    # -O0: intrinsics and target attributes must also work unoptimised
+    run "$tag -O0 build" "$cc" "${warn[@]}" -O0 -c "$kernels"/*.c -o /dev/null 2>/dev/null ||
+        true
+    local f
+    for f in "$kernels"/*.c; do
+        "$cc" "${warn[@]}" -O0 -c "$f" -o "$out/o0.o" || { echo "!!! $tag -O0 $f"; status=1; }
+    done
+    local san=(-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+    if supports "$cc" "${san[@]}"; then
+        run "$tag -O1 ASan+UBSan build" "$cc" "${warn[@]}" -O1 -g "${san[@]}" "${srcs[@]}" \
+            -o "$out/test-$tag-san" &&
+            run "$tag ASan+UBSan test" "$out/test-$tag-san"
+    else
+        echo "--- $cc: sanitizers unavailable, skipped"
+    fi
+}
+
+native gcc
+native clang
+
+echo "=== aarch64 (NEON) under qemu-user"
+cross=aarch64-linux-gnu-gcc
+if command -v "$cross" >/dev/null 2>&1 && command -v qemu-aarch64 >/dev/null 2>&1; then
+    run "aarch64 build" "$cross" "${warn[@]}" -O2 -static "${srcs[@]}" -o "$out/test-aarch64" &&
+        run "aarch64 test (qemu)" qemu-aarch64 "$out/test-aarch64" --quick
+else
+    echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+    echo "!!! NEON NOT TESTED: need $cross and qemu-aarch64"
+    echo "!!! (Debian: apt-get install -y gcc-aarch64-linux-gnu qemu-user)"
+    echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+    if [ "${FASTWS_REQUIRE_NEON:-0}" = 1 ]; then
+        echo "FASTWS_REQUIRE_NEON=1: failing"
+        status=1
+    fi
+fi
+
+if [ "$status" = 0 ]; then echo "ALL C KERNEL TESTS PASSED"; else echo "C KERNEL TESTS FAILED"; fi
+exit "$status"
