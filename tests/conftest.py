@@ -3,6 +3,8 @@
 Fixtures:
 - ``impl``: the implementation module, parametrised "cython" and "python".
 - ``kernel``: the same, with the Cython one once per SIMD level this CPU runs.
+- ``cy``: the Cython module once per SIMD level, for tests that compare it with the
+  pure twin (counted as "both").
 
 The Cython cases fail (never skip) when the extension is missing, unless
 FASTWS_TEST_PURE_ONLY=1 says the run is for the pure-Python package alone. The
@@ -41,6 +43,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         params = _kernel_params()
         ids = [name if name == "python" else f"{name}-{level}" for name, level in params]
         metafunc.parametrize("kernel", params, indirect=True, ids=ids)
+    if "cy" in metafunc.fixturenames:
+        params = [param for param in _kernel_params() if param[0] == "cython"]
+        metafunc.parametrize("cy", params, indirect=True, ids=[f"cython-{level}-vs-python" for _, level in params])
 
 
 @pytest.fixture
@@ -50,7 +55,15 @@ def impl(request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture
 def kernel(request: pytest.FixtureRequest) -> Iterator[Any]:
-    name, level = request.param
+    yield from _at_level(*request.param)
+
+
+@pytest.fixture
+def cy(request: pytest.FixtureRequest) -> Iterator[Any]:
+    yield from _at_level(*request.param)
+
+
+def _at_level(name: str, level: str) -> Iterator[Any]:
     module = _impl.load(name)
     before = module.get_simd()
     module.set_simd(level)
@@ -72,6 +85,8 @@ def _implementation_of(item: pytest.Item) -> str:
             return str(callspec.params["impl"])
         if "kernel" in callspec.params:
             return str(callspec.params["kernel"][0])
+        if "cy" in callspec.params:
+            return "both"
     return "both"  # tests that compare the implementations with each other
 
 

@@ -45,8 +45,7 @@ native() {
     run "$tag -O2 build" "$cc" "${warn[@]}" -O2 "${srcs[@]}" -o "$out/test-$tag" &&
         run "$tag -O2 test" "$out/test-$tag"
     # -O0: intrinsics and target attributes must also work unoptimised
-    run "$tag -O0 build" "$cc" "${warn[@]}" -O0 -c "$kernels"/*.c -o /dev/null 2>/dev/null ||
-        true
+    echo "=== $tag -O0 compile of each kernel file"
     local f
     for f in "$kernels"/*.c; do
         "$cc" "${warn[@]}" -O0 -c "$f" -o "$out/o0.o" || { echo "!!! $tag -O0 $f"; status=1; }
