@@ -1,6 +1,7 @@
 /* Throughput of the kernels at every level this CPU runs (median of several runs).
  *
- * Build: cc -std=c99 -O2 src/fastws/_kernels/*.c tests/c/bench_kernels.c -o bench
+ * Build (from the repo root):
+ *   cc -std=c99 -O2 src/fastws/_kernels/[a-z]*.c tests/c/bench_kernels.c -o bench
  * Usage: bench [runs]   (default 7) */
 #define _POSIX_C_SOURCE 199309L
 #include <stdio.h>
