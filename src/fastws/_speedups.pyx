@@ -9,6 +9,7 @@ specification, and the test suite runs every test against both). Nothing but
 
 cimport cython
 from cpython.buffer cimport PyBUF_SIMPLE, PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
@@ -138,11 +139,15 @@ cdef object _acquire(object data, Py_buffer *view):
     return copy
 
 
-cdef int _read_key(object mask, uint8_t *key) except -1:
-    cdef Py_buffer view
+cdef inline int _read_key(object mask, uint8_t *key) except -1:
     if type(mask) is bytes and PyBytes_GET_SIZE(mask) == 4:
         memcpy(key, PyBytes_AS_STRING(mask), 4)
         return 0
+    return _read_any_key(mask, key)
+
+
+cdef int _read_any_key(object mask, uint8_t *key) except -1:
+    cdef Py_buffer view
     _acquire(mask, &view)
     try:
         if view.len != 4:
@@ -181,6 +186,10 @@ def apply_mask_into(buffer, mask):
     cdef uint8_t key[4]
     cdef Py_buffer view
     _read_key(mask, key)
+    if type(buffer) is bytearray:  # the common case, without the buffer protocol's cost
+        fastws_mask(<uint8_t *>PyByteArray_AS_STRING(buffer), <const uint8_t *>PyByteArray_AS_STRING(buffer),
+                    PyByteArray_GET_SIZE(buffer), key, 0)
+        return
     try:
         PyObject_GetBuffer(buffer, &view, PyBUF_WRITABLE)
     except (BufferError, TypeError):
