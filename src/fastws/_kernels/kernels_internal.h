@@ -56,36 +56,58 @@ size_t fastws_utf8_valid_upto_neon(const uint8_t *s, size_t n);
 
 /* ---- masking helpers ---- */
 
-/* The 4 key bytes as they apply from a position with the given phase, as a memory image
- * (byte j of the result in memory is key[(phase + j) % 4]); endian-neutral. */
+/* Masks are applied through 32/64-bit words whose memory image repeats the key. Built
+ * with one 4-byte load and a rotate, not from byte stores: reading a word just assembled
+ * from narrower stores stalls store-to-load forwarding, which dominates on tiny frames. */
+#if defined(__BYTE_ORDER__) && defined(__ORDER_BIG_ENDIAN__) && \
+    __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define FASTWS_BIG_ENDIAN 1
+#endif
+
+/* Byte j (0..3) of the memory image of w. */
+static inline uint8_t fastws_word_byte(uint32_t w, unsigned j)
+{
+#ifdef FASTWS_BIG_ENDIAN
+    return (uint8_t)(w >> (24u - 8u * j));
+#else
+    return (uint8_t)(w >> (8u * j));
+#endif
+}
+
+/* The word whose memory image is key[phase % 4], key[(phase + 1) % 4], ... */
 static inline uint32_t fastws_key_word(const uint8_t key[4], unsigned phase)
 {
-    uint8_t k[4];
     uint32_t w;
-    unsigned j;
-    for (j = 0; j < 4; j++)
-        k[j] = key[(phase + j) & 3u];
-    memcpy(&w, k, 4);
-    return w;
+    unsigned r = 8u * (phase & 3u);
+    memcpy(&w, key, 4);
+#ifdef FASTWS_BIG_ENDIAN
+    return (w << r) | (w >> ((32u - r) & 31u));
+#else
+    return (w >> r) | (w << ((32u - r) & 31u));
+#endif
 }
 
 /* Masks n bytes whose key pattern starts at byte 0 of `word` (a fastws_key_word result):
- * 8 bytes at a time, then bytewise. Used for short inputs and SIMD tails. */
+ * 8, then 4 bytes at a time, then bytewise. Used for short inputs and SIMD heads/tails. */
 static inline void fastws_mask_words(uint8_t *dst, const uint8_t *src, size_t n, uint32_t word)
 {
-    uint8_t k[8];
-    uint64_t kk, v;
+    const uint64_t kk = ((uint64_t)word << 32) | word; /* same image in both halves */
+    uint64_t v;
+    uint32_t v4;
     size_t i = 0;
-    memcpy(k, &word, 4);
-    memcpy(k + 4, &word, 4);
-    memcpy(&kk, k, 8);
     for (; i + 8 <= n; i += 8) {
         memcpy(&v, src + i, 8); /* memcpy: no unaligned or type-punned pointer access */
         v ^= kk;
         memcpy(dst + i, &v, 8);
     }
+    if (i + 4 <= n) {
+        memcpy(&v4, src + i, 4);
+        v4 ^= word;
+        memcpy(dst + i, &v4, 4);
+        i += 4;
+    }
     for (; i < n; i++)
-        dst[i] = (uint8_t)(src[i] ^ k[i & 3u]);
+        dst[i] = (uint8_t)(src[i] ^ fastws_word_byte(word, (unsigned)i & 3u));
 }
 
 /* ---- UTF-8 helpers ---- */

@@ -8,18 +8,24 @@ void fastws_mask_neon(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t 
                       unsigned phase)
 {
     size_t i = 0;
-    uint8_t k16[16];
+    uint32_t word = fastws_key_word(key, phase);
     uint8x16_t k;
-    unsigned j;
 
     if (n < 16) {
-        fastws_mask_words(dst, src, n, fastws_key_word(key, phase));
+        fastws_mask_words(dst, src, n, word);
         return;
     }
-    /* Built bytewise and loaded as bytes: correct on either endianness. */
-    for (j = 0; j < 16; j++)
-        k16[j] = key[(phase + j) & 3u];
-    k = vld1q_u8(k16);
+#ifdef FASTWS_BIG_ENDIAN
+    { /* byte lanes of a reinterpreted u32 vector would not follow memory order here */
+        uint8_t k16[16];
+        unsigned j;
+        for (j = 0; j < 16; j++)
+            k16[j] = fastws_word_byte(word, j & 3u);
+        k = vld1q_u8(k16);
+    }
+#else
+    k = vreinterpretq_u8_u32(vdupq_n_u32(word)); /* byte lanes = the word's memory image */
+#endif
     for (; i + 64 <= n; i += 64) {
         uint8x16_t a = vld1q_u8(src + i);
         uint8x16_t b = vld1q_u8(src + i + 16);
@@ -33,6 +39,6 @@ void fastws_mask_neon(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t 
     for (; i + 16 <= n; i += 16)
         vst1q_u8(dst + i, veorq_u8(vld1q_u8(src + i), k));
     /* Every step above was a multiple of 4 bytes: the pattern is still at `phase`. */
-    fastws_mask_words(dst + i, src + i, n - i, fastws_key_word(key, phase));
+    fastws_mask_words(dst + i, src + i, n - i, word);
 }
 #endif

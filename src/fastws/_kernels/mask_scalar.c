@@ -4,14 +4,11 @@
 void fastws_mask_scalar(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[4],
                         unsigned phase)
 {
-    uint32_t word = fastws_key_word(key, phase);
-    uint8_t k8[8];
-    uint64_t kk, a, b, c, d;
+    const uint32_t word = fastws_key_word(key, phase);
+    const uint64_t kk = ((uint64_t)word << 32) | word;
+    uint64_t a, b, c, d;
     size_t i = 0;
 
-    memcpy(k8, &word, 4);
-    memcpy(k8 + 4, &word, 4);
-    memcpy(&kk, k8, 8);
     /* 32 bytes per iteration: four independent loads before the stores keep the
      * load/store units busy; all four are read before any is written, so dst == src works. */
     for (; i + 32 <= n; i += 32) {
