@@ -53,51 +53,81 @@ static const uint8_t g_class[256] = {
     C_F0, C_LEAD4, X2(C_LEAD4), C_F4, X8(C_BAD), X2(C_BAD), C_BAD, /* F0..FF */
 };
 
+/* Transitions as a "shift-based" automaton: for each byte class, one 64-bit row holding,
+ * in bits [6*st, 6*st+6), six times the state that follows state st. With the current
+ * state kept as 6*st, a step is one shift, `row >> st`, so the loop-carried dependency is
+ * a single 1-cycle instruction instead of a table load (the row load does not depend on
+ * the state and runs ahead). The low 6 bits of the running value are the state; the
+ * bits above are ignored because shift counts are taken mod 64 via `& 63`, which x86
+ * and ARM shifts do for free. */
+#define NEXT(from, to) ((uint64_t)(6u * (to)) << (6u * (from)))
+#define ROW(ok, need1, need2, after_e0, after_ed, need3, after_f0, after_f4)                 \
+    (NEXT(S_OK, ok) | NEXT(S_BAD, S_BAD) | NEXT(S_NEED1, need1) | NEXT(S_NEED2, need2) |    \
+     NEXT(S_AFTER_E0, after_e0) | NEXT(S_AFTER_ED, after_ed) | NEXT(S_NEED3, need3) |       \
+     NEXT(S_AFTER_F0, after_f0) | NEXT(S_AFTER_F4, after_f4))
 #define B_ S_BAD
-static const uint8_t g_next[N_STATES][N_CLASSES] = {
-    /*            ASCII  80..8F      90..9F      A0..BF      bad  lead2    E0          lead3    ED          F0          lead4    F4 */
-    /* S_OK */    {S_OK, B_,         B_,         B_,         B_,  S_NEED1, S_AFTER_E0, S_NEED2, S_AFTER_ED, S_AFTER_F0, S_NEED3, S_AFTER_F4},
-    /* S_BAD */   {B_,   B_,         B_,         B_,         B_,  B_,      B_,         B_,      B_,         B_,         B_,      B_},
-    /* S_NEED1 */ {B_,   S_OK,       S_OK,       S_OK,       B_,  B_,      B_,         B_,      B_,         B_,         B_,      B_},
-    /* S_NEED2 */ {B_,   S_NEED1,    S_NEED1,    S_NEED1,    B_,  B_,      B_,         B_,      B_,         B_,         B_,      B_},
-    /* S_AFTER_E0 */ {B_, B_,        B_,         S_NEED1,    B_,  B_,      B_,         B_,      B_,         B_,         B_,      B_},
-    /* S_AFTER_ED */ {B_, S_NEED1,   S_NEED1,    B_,         B_,  B_,      B_,         B_,      B_,         B_,         B_,      B_},
-    /* S_NEED3 */ {B_,   S_NEED2,    S_NEED2,    S_NEED2,    B_,  B_,      B_,         B_,      B_,         B_,         B_,      B_},
-    /* S_AFTER_F0 */ {B_, B_,        S_NEED2,    S_NEED2,    B_,  B_,      B_,         B_,      B_,         B_,         B_,      B_},
-    /* S_AFTER_F4 */ {B_, S_NEED2,   B_,         B_,         B_,  B_,      B_,         B_,      B_,         B_,         B_,      B_},
+
+/* Next state by byte class (a row) and current state (a column); REJECT stays REJECT. */
+static const uint64_t g_row[N_CLASSES] = {
+    /*             from: S_OK        NEED1  NEED2    AFTER_E0 AFTER_ED NEED3    AFTER_F0 AFTER_F4 */
+    [C_ASCII] = ROW(S_OK,       B_,    B_,      B_,      B_,      B_,      B_,      B_),
+    [C_CONT_8] = ROW(B_,        S_OK,  S_NEED1, B_,      S_NEED1, S_NEED2, B_,      S_NEED2),
+    [C_CONT_9] = ROW(B_,        S_OK,  S_NEED1, B_,      S_NEED1, S_NEED2, S_NEED2, B_),
+    [C_CONT_AB] = ROW(B_,       S_OK,  S_NEED1, S_NEED1, B_,      S_NEED2, S_NEED2, B_),
+    [C_BAD] = ROW(B_,           B_,    B_,      B_,      B_,      B_,      B_,      B_),
+    [C_LEAD2] = ROW(S_NEED1,    B_,    B_,      B_,      B_,      B_,      B_,      B_),
+    [C_E0] = ROW(S_AFTER_E0,    B_,    B_,      B_,      B_,      B_,      B_,      B_),
+    [C_LEAD3] = ROW(S_NEED2,    B_,    B_,      B_,      B_,      B_,      B_,      B_),
+    [C_ED] = ROW(S_AFTER_ED,    B_,    B_,      B_,      B_,      B_,      B_,      B_),
+    [C_F0] = ROW(S_AFTER_F0,    B_,    B_,      B_,      B_,      B_,      B_,      B_),
+    [C_LEAD4] = ROW(S_NEED3,    B_,    B_,      B_,      B_,      B_,      B_,      B_),
+    [C_F4] = ROW(S_AFTER_F4,    B_,    B_,      B_,      B_,      B_,      B_,      B_),
 };
 #undef B_
 
+#define ST_OK (6u * S_OK)
+#define ST_BAD (6u * S_BAD)
+
+/* One step: `st` is 6 * state in its low 6 bits (plus ignored high bits). */
+static inline uint64_t step(uint64_t st, uint8_t byte)
+{
+    return g_row[g_class[byte]] >> (st & 63u);
+}
+
 size_t fastws_utf8_dfa(uint32_t *state, const uint8_t *s, size_t n)
 {
-    uint32_t st = *state;
+    uint64_t st;
     size_t i;
-    if (st >= N_STATES || st == S_BAD) { /* sticky; unknown states count as rejected */
+    if (*state >= N_STATES || *state == S_BAD) { /* sticky; unknown states count as rejected */
         *state = S_BAD;
         return 0;
     }
+    st = 6u * *state;
     for (i = 0; i < n; i++) {
-        st = g_next[st][g_class[s[i]]];
-        if (st == S_BAD)
-            break;
+        st = step(st, s[i]);
+        if ((st & 63u) == ST_BAD) {
+            *state = S_BAD;
+            return i;
+        }
     }
-    *state = st;
+    *state = (uint32_t)((st & 63u) / 6u);
     return i;
 }
 
-/* Runs the automaton over one character starting at s[i] (not ASCII, state S_OK).
- * Returns the index just past it, or 0 when it rejects or the input ends first. */
-static size_t dfa_one_char(const uint8_t *s, size_t i, size_t n)
+/* Slow path once a stretch starting at a character boundary `start` failed: the start
+ * of the character holding the first rejected byte, or of the incomplete tail. */
+static size_t exact_restart(const uint8_t *s, size_t start, size_t n)
 {
-    unsigned st = S_OK;
-    do {
-        st = g_next[st][g_class[s[i++]]];
-        if (st == S_BAD)
-            return 0;
-        if (st == S_OK)
-            return i;
-    } while (i < n);
-    return 0;
+    size_t i, boundary = start;
+    uint64_t st = ST_OK;
+    for (i = start; i < n; i++) {
+        st = step(st, s[i]);
+        if ((st & 63u) == ST_BAD)
+            break;
+        if ((st & 63u) == ST_OK)
+            boundary = i + 1;
+    }
+    return boundary;
 }
 
 size_t fastws_utf8_skip_ascii_scalar(const uint8_t *s, size_t i, size_t n)
@@ -115,23 +145,29 @@ size_t fastws_utf8_skip_ascii_scalar(const uint8_t *s, size_t i, size_t n)
     return i;
 }
 
-/* Shared by the scalar and SSE2 levels: alternate an ASCII skipper with the automaton
- * one character at a time; errors are found exactly, so the result is the start of the
- * character holding the first rejected byte (or of the incomplete tail). */
+/* Shared by the scalar and SSE2 levels: an ASCII skipper, then the automaton over
+ * stretches of at most STRETCH bytes (extended to the end of the character they cut),
+ * testing for rejection only once per stretch; the rare failing stretch is re-run to
+ * find the restart point exactly. */
+#define STRETCH 32
+
 size_t fastws_utf8_valid_upto_with(const uint8_t *s, size_t n, fastws_skip_ascii_fn skip_ascii)
 {
-    size_t i = 0, next;
+    size_t i = 0, start, end;
+    uint64_t st;
     for (;;) {
         i = skip_ascii(s, i, n);
-        /* Runs of non-ASCII text rarely contain ASCII: stay in the automaton. */
-        while (i < n && s[i] >= 0x80) {
-            next = dfa_one_char(s, i, n);
-            if (next == 0)
-                return i;
-            i = next;
-        }
         if (i >= n)
             return n;
+        start = i;
+        end = n - i > STRETCH ? i + STRETCH : n;
+        st = ST_OK;
+        for (; i < end; i++)
+            st = step(st, s[i]);
+        while ((st & 63u) > ST_BAD && i < n) /* mid-character: finish it */
+            st = step(st, s[i++]);
+        if ((st & 63u) != ST_OK)
+            return exact_restart(s, start, n);
     }
 }
 
