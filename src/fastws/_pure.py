@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import codecs
 from operator import index as _as_index
-from typing import Any, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, ClassVar, List, Optional, Tuple, Union
 
 from . import _messages as msg
 from .codes import DEFAULT_MAX_FRAME_SIZE, OPCODE_TABLE, CloseCode, Opcode, close_code_or_int, is_sendable_close_code
@@ -242,6 +242,7 @@ class _Frozen:
     """Immutable record: slots are written once, through their descriptors."""
 
     __slots__ = ()
+    _fields: ClassVar[Tuple[str, ...]] = ()
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
@@ -249,18 +250,18 @@ class _Frozen:
     __delattr__ = __setattr__  # type: ignore[assignment]
 
     def _values(self) -> Tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self.__slots__)  # type: ignore[attr-defined]
+        return tuple(getattr(self, name) for name in self._fields)
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return self._values() == other._values()  # type: ignore[attr-defined]
+        return self._values() == other._values()
 
     def __hash__(self) -> int:
         return hash(self._values())
 
     def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)  # type: ignore[attr-defined]
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
         return f"{type(self).__name__}({fields})"
 
 
@@ -275,13 +276,14 @@ def _as_opcode(opcode: Any) -> Opcode:
 class Frame(_Frozen):
     """One frame, payload unmasked."""
 
-    __slots__ = ("opcode", "payload", "fin", "rsv1", "rsv2", "rsv3")
-    opcode: Opcode
-    payload: bytes
-    fin: bool
-    rsv1: bool
-    rsv2: bool
-    rsv3: bool
+    __slots__ = _fields = ("opcode", "payload", "fin", "rsv1", "rsv2", "rsv3")
+    if TYPE_CHECKING:
+        opcode: Opcode
+        payload: bytes
+        fin: bool
+        rsv1: bool
+        rsv2: bool
+        rsv3: bool
 
     def __init__(
         self, opcode: Any, payload: Any = b"", fin: bool = True, rsv1: bool = False, rsv2: bool = False, rsv3: bool = False
@@ -289,12 +291,8 @@ class Frame(_Frozen):
         _fill_frame(self, _as_opcode(opcode), bytes(_contiguous(payload)), bool(fin), bool(rsv1), bool(rsv2), bool(rsv3))
 
 
-_set_opcode = Frame.opcode.__set__  # type: ignore[attr-defined]
-_set_payload = Frame.payload.__set__  # type: ignore[attr-defined]
-_set_fin = Frame.fin.__set__  # type: ignore[attr-defined]
-_set_rsv1 = Frame.rsv1.__set__  # type: ignore[attr-defined]
-_set_rsv2 = Frame.rsv2.__set__  # type: ignore[attr-defined]
-_set_rsv3 = Frame.rsv3.__set__  # type: ignore[attr-defined]
+# The slots' own setters: the parser fills frames without going through __init__.
+_set_opcode, _set_payload, _set_fin, _set_rsv1, _set_rsv2, _set_rsv3 = (Frame.__dict__[name].__set__ for name in Frame._fields)
 _new_frame = object.__new__
 
 
@@ -311,22 +309,34 @@ def _fill_frame(frame: Frame, opcode: Opcode, payload: bytes, fin: bool, rsv1: b
 class FrameHeader(_Frozen):
     """A parsed frame header (RFC 6455 §5.2); ``mask`` is None when not masked."""
 
-    __slots__ = ("fin", "rsv1", "rsv2", "rsv3", "opcode", "masked", "mask", "payload_length", "header_length")
-    fin: bool
-    rsv1: bool
-    rsv2: bool
-    rsv3: bool
-    opcode: Opcode
-    masked: bool
-    mask: Optional[bytes]
-    payload_length: int
-    header_length: int
+    __slots__ = _fields = ("fin", "rsv1", "rsv2", "rsv3", "opcode", "masked", "mask", "payload_length", "header_length")
+    if TYPE_CHECKING:
+        fin: bool
+        rsv1: bool
+        rsv2: bool
+        rsv3: bool
+        opcode: Opcode
+        masked: bool
+        mask: Optional[bytes]
+        payload_length: int
+        header_length: int
 
-    def __init__(self, **fields: Any) -> None:
-        if set(fields) != set(self.__slots__):
-            raise TypeError(f"FrameHeader needs exactly the fields {', '.join(self.__slots__)}")
-        for name in self.__slots__:
-            object.__setattr__(self, name, fields[name])
+    def __init__(
+        self,
+        *,
+        fin: bool,
+        rsv1: bool,
+        rsv2: bool,
+        rsv3: bool,
+        opcode: Opcode,
+        masked: bool,
+        mask: Optional[bytes],
+        payload_length: int,
+        header_length: int,
+    ) -> None:
+        values = (fin, rsv1, rsv2, rsv3, opcode, masked, mask, payload_length, header_length)
+        for name, value in zip(self._fields, values):
+            object.__setattr__(self, name, value)
 
 
 def _check_first_bytes(first: int, second: int) -> Opcode:

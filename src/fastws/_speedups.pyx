@@ -1,5 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-# cython: embedsignature=True, freethreading_compatible=False
+# cython: embedsignature=True, auto_pickle=False, freethreading_compatible=False
 """The Cython implementation: the hot paths over the C kernels in ``_kernels/``.
 
 It mirrors ``_pure`` name for name and behaviour for behaviour (``_pure`` is the
