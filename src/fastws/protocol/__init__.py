@@ -1,0 +1,48 @@
+"""fastws.protocol: the WebSocket protocol (RFC 6455, RFC 7692), sans-IO.
+
+No sockets, no event loop: a ``ClientConnection`` or ``ServerConnection`` takes the
+bytes your I/O layer received and returns events, and turns what you send into the
+bytes to write. See docs/protocol.md.
+"""
+
+from ._connection import DEFAULT_MAX_MESSAGE_SIZE, ClientConnection, Connection, ServerConnection
+from ._deflate import PerMessageDeflate
+from ._errors import HandshakeError, InvalidState
+from ._events import (
+    AcceptConnection,
+    BinaryMessage,
+    CloseConnection,
+    ConnectionFailed,
+    Event,
+    HandshakeFailed,
+    Message,
+    Ping,
+    Pong,
+    RejectConnection,
+    Request,
+    TextMessage,
+)
+from ._state import ConnectionState
+
+__all__ = [
+    "AcceptConnection",
+    "BinaryMessage",
+    "ClientConnection",
+    "CloseConnection",
+    "Connection",
+    "ConnectionFailed",
+    "ConnectionState",
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "Event",
+    "HandshakeError",
+    "HandshakeFailed",
+    "InvalidState",
+    "Message",
+    "PerMessageDeflate",
+    "Ping",
+    "Pong",
+    "RejectConnection",
+    "Request",
+    "ServerConnection",
+    "TextMessage",
+]

@@ -1,0 +1,625 @@
+"""The connection: a sans-IO WebSocket endpoint (RFC 6455), client or server.
+
+Bytes in (``receive_data``, ``receive_eof``), events out (``events()``); events or
+methods in (``send``, ``send_text``...), bytes out (each ``send*`` returns the bytes
+to write, and ``data_to_send()`` what the connection queued on its own: automatic
+pongs, the echo of a close frame, the close frame that fails a connection).
+
+Every frame goes through the framing core: ``FrameParser`` splits and unmasks what
+arrives, ``Utf8Validator`` checks text, ``parse_close`` checks close frames,
+``encode_frame`` writes what leaves. The core is injectable (``_core=``) so that the
+tests run both implementations in one process.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+from types import ModuleType
+from typing import Any, List, Optional, Union
+
+from .. import _impl
+from ..codes import CloseCode, Opcode
+from ..errors import ProtocolError
+from . import _handshake
+from ._deflate import DeflateCodec, PerMessageDeflate
+from ._errors import HandshakeError, InvalidState, close_for
+from ._events import (
+    AcceptConnection,
+    BinaryMessage,
+    CloseConnection,
+    ConnectionFailed,
+    Event,
+    HandshakeFailed,
+    Ping,
+    Pong,
+    RejectConnection,
+    Request,
+    TextMessage,
+)
+from ._http import DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, header_values, parse_head
+from ._state import ConnectionState, Happening, next_state
+
+__all__ = ["ClientConnection", "Connection", "ServerConnection", "DEFAULT_MAX_MESSAGE_SIZE"]
+
+DEFAULT_MAX_MESSAGE_SIZE = 2**20
+
+_TEXT, _BINARY, _CONTINUATION = Opcode.TEXT, Opcode.BINARY, Opcode.CONTINUATION
+_CLOSE, _PING, _PONG = Opcode.CLOSE, Opcode.PING, Opcode.PONG
+_CONNECTING, _OPEN, _CLOSING, _CLOSED = (
+    ConnectionState.CONNECTING,
+    ConnectionState.OPEN,
+    ConnectionState.CLOSING,
+    ConnectionState.CLOSED,
+)
+_MASK_POOL = 1024  # random bytes drawn at once: 256 masking keys per os.urandom call
+_Utf8Decoder = codecs.getincrementaldecoder("utf-8")
+
+
+class Connection:
+    """What both roles share: frames, messages, control frames and closing.
+
+    Use ``ClientConnection`` or ``ServerConnection``.
+    """
+
+    def __init__(
+        self,
+        client: bool,
+        *,
+        max_message_size: Optional[int] = DEFAULT_MAX_MESSAGE_SIZE,
+        auto_pong: bool = True,
+        stream_messages: bool = False,
+        max_head_size: int = DEFAULT_MAX_HEAD_SIZE,
+        max_headers: int = DEFAULT_MAX_HEADERS,
+        _core: Optional[ModuleType] = None,
+    ) -> None:
+        self._core: Any = _impl if _core is None else _core
+        self._client = client
+        self.max_message_size = max_message_size
+        self.auto_pong = auto_pong
+        self.stream_messages = stream_messages
+        self._max_head_size = max_head_size
+        self._max_headers = max_headers
+        #: Where the connection is in RFC 6455's life cycle.
+        self.state = _CONNECTING
+        #: The subprotocol and extensions the handshake agreed on.
+        self.subprotocol: Optional[str] = None
+        self.extensions: tuple = ()
+        #: The peer's close frame, once received (code 1006: the transport ended first).
+        self.close_code: Optional[int] = None
+        self.close_reason: Optional[str] = None
+        self._events: List[Event] = []
+        self._out: List[bytes] = []
+        self._handshake_buffer = bytearray()
+        self._eof = False
+        self._abort = False  # the transport should close without a closing handshake
+        self._parser: Any = None
+        self._codec: Optional[DeflateCodec] = None
+        self._validator = self._core.Utf8Validator()
+        self._mask_pool = b""
+        self._mask_at = _MASK_POOL
+        # The message being received: its opcode (None between messages), whether
+        # it is compressed, its size so far and its pieces.
+        self._message: Optional[Opcode] = None
+        self._compressed = False
+        self._size = 0
+        self._parts: List[bytes] = []
+        self._text_decoder: Any = None
+        # The message being sent in fragments: its opcode, None between messages.
+        self._sending: Optional[Opcode] = None
+        # The unfinished frame at the end of what arrived, watched so that text is
+        # validated before the frame ends (see _watch_partial).
+        self._partial_head = b""  # its first bytes, while its header is incomplete
+        self._partial_left = 0  # its bytes still to come, once its header is known
+        self._partial_masker: Any = None
+        self._partial_text = False
+        self._validated = 0  # payload bytes of that frame already validated
+
+    # -- public API: input ----------------------------------------------------------
+
+    def receive_data(self, data: Any) -> None:
+        """Takes bytes received from the peer; read the results with ``events()``."""
+        if self.state is _CONNECTING:
+            self._receive_handshake(data)
+        elif self._parser is not None:
+            self._receive_frames(data)
+
+    def receive_eof(self) -> None:
+        """The peer closed its side of the transport."""
+        if self._eof:
+            return
+        self._eof = True
+        if self.state is _CONNECTING:
+            self._events.append(self._handshake_eof())
+        elif self.state is not _CLOSED:
+            self.close_code, self.close_reason = CloseCode.ABNORMAL_CLOSURE, ""
+            self._events.append(CloseConnection(CloseCode.ABNORMAL_CLOSURE, ""))
+        self._end(Happening.EOF)
+
+    def events(self) -> List[Event]:
+        """The events since the last call, in order."""
+        events, self._events = self._events, []
+        return events
+
+    # -- public API: output ---------------------------------------------------------
+
+    def data_to_send(self) -> bytes:
+        """The bytes the connection queued on its own (pongs, close frames, a
+        rejection); every ``send*`` call returns them too, before its own."""
+        out, self._out = self._out, []
+        return b"".join(out)
+
+    @property
+    def should_close_transport(self) -> bool:
+        """Whether the I/O layer should close the transport now, after writing
+        ``data_to_send()``: a server once the connection is CLOSED (RFC 6455 §7.1.1:
+        the server closes TCP first), a client once the server did, or after
+        failing. A CLOSED client waits for the server's EOF (with a timeout)."""
+        return self.state is _CLOSED and (self._abort or self._eof or not self._client)
+
+    def send(self, event: Event) -> bytes:
+        """Sends an event: a message, ``Ping``, ``Pong``, ``CloseConnection``, or
+        the role's handshake events. Returns the bytes to write."""
+        kind = type(event)
+        if kind is TextMessage:
+            return self.send_text(event.data, fin=event.message_finished)  # type: ignore[attr-defined]
+        if kind is BinaryMessage:
+            return self.send_binary(event.data, fin=event.message_finished)  # type: ignore[attr-defined]
+        if kind is Ping:
+            return self.send_ping(event.payload)  # type: ignore[attr-defined]
+        if kind is Pong:
+            return self.send_pong(event.payload)  # type: ignore[attr-defined]
+        if kind is CloseConnection:
+            return self.close(event.code, event.reason)  # type: ignore[attr-defined]
+        return self._send_handshake(event)
+
+    def send_text(self, data: Union[str, bytes], *, fin: bool = True) -> bytes:
+        """A text message, or with ``fin=False`` its first fragments (RFC 6455 §5.4)."""
+        if type(data) is str:
+            payload = data.encode("utf-8")
+        elif self._core.validate_utf8(data):
+            payload = bytes(data)
+        else:
+            raise ValueError("text must be valid UTF-8")
+        return self._send_data(_TEXT, payload, fin)
+
+    def send_binary(self, data: Any, *, fin: bool = True) -> bytes:
+        """A binary message, or with ``fin=False`` its first fragments."""
+        return self._send_data(_BINARY, bytes(data), fin)
+
+    def send_ping(self, payload: Any = b"") -> bytes:
+        """A ping; the payload is at most 125 bytes (RFC 6455 §5.5.2)."""
+        return self._send_control(_PING, bytes(payload))
+
+    def send_pong(self, payload: Any = b"") -> bytes:
+        """A pong: an answer to a ping, or unsolicited, a heartbeat (RFC 6455 §5.5.3)."""
+        return self._send_control(_PONG, bytes(payload))
+
+    def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> bytes:
+        """Starts the closing handshake (RFC 6455 §7.1.2); code 1005 sends a close
+        frame without a status. Nothing can be sent after it."""
+        payload = b"" if code == CloseCode.NO_STATUS_RCVD else self._core.encode_close(code, reason)
+        self.state = next_state(self.state, Happening.SEND_CLOSE)
+        self._out.append(self._frame(_CLOSE, payload))
+        return self.data_to_send()
+
+    # -- sending --------------------------------------------------------------------
+
+    def _require_open(self) -> None:
+        if self.state is not _OPEN:
+            raise InvalidState(f"cannot send in state {self.state.value}")
+
+    def _next_mask(self) -> bytes:
+        # Each frame gets a fresh random key (RFC 6455 §5.3); keys come from
+        # os.urandom in batches, as one call per frame costs more than the frame.
+        at = self._mask_at
+        if at >= _MASK_POOL:
+            self._mask_pool, at = os.urandom(_MASK_POOL), 0
+        self._mask_at = at + 4
+        return self._mask_pool[at : at + 4]
+
+    def _frame(self, opcode: Opcode, payload: bytes, fin: bool = True, rsv1: bool = False) -> bytes:
+        mask = self._next_mask() if self._client else None
+        return self._core.encode_frame(opcode, payload, fin=fin, rsv1=rsv1, mask=mask)  # type: ignore[no-any-return]
+
+    def _send_data(self, opcode: Opcode, payload: bytes, fin: bool) -> bytes:
+        if self.state is not _OPEN:
+            self._require_open()
+        sending = self._sending
+        if sending is None:
+            self._sending = None if fin else opcode
+            frame_opcode = opcode
+        elif sending is opcode:
+            frame_opcode = _CONTINUATION
+            if fin:
+                self._sending = None
+        else:
+            raise InvalidState(f"a fragmented {sending.name.lower()} message is being sent")
+        codec = self._codec
+        if codec is not None:
+            frame = self._frame(frame_opcode, codec.compress(payload, fin), fin, frame_opcode is not _CONTINUATION)
+        else:
+            frame = self._frame(frame_opcode, payload, fin)
+        if self._out:
+            self._out.append(frame)
+            return self.data_to_send()
+        return frame  # type: ignore[no-any-return]
+
+    def _send_control(self, opcode: Opcode, payload: bytes) -> bytes:
+        self._require_open()
+        if len(payload) > 125:
+            raise ValueError("a control frame's payload is at most 125 bytes (RFC 6455 §5.5)")
+        self._out.append(self._frame(opcode, payload))
+        return self.data_to_send()
+
+    # -- receiving frames -----------------------------------------------------------
+
+    def _open(self, agreed: Optional[PerMessageDeflate]) -> None:
+        """The handshake succeeded: from here on, bytes are frames."""
+        if agreed is not None:
+            self._codec = DeflateCodec(agreed, self._client)
+            self.extensions = (agreed,)
+        self._parser = self._core.FrameParser(
+            "client" if self._client else "server", max_frame_size=self.max_message_size, allow_rsv1=agreed is not None
+        )
+        self.state = next_state(self.state, Happening.ACCEPT)
+
+    def _receive_frames(self, data: Any) -> None:
+        try:
+            try:
+                frames = self._parser.feed(data)
+            except ProtocolError as error:
+                self._handle_frames(error.frames)  # deliver what came before the error
+                raise
+            end = self._frames_end(data, frames)
+            self._handle_frames(frames)
+            if self._parser is not None:
+                self._watch_partial(data, end)
+        except Exception as error:  # one table turns every failure into a close frame
+            if self.state is not _CLOSED:  # unless a close frame came before it
+                self._fail(error)
+
+    def _frames_end(self, data: Any, frames: List[Any]) -> int:
+        """Where the unfinished frame that ``data`` leaves begins in it (its length
+        when none does), or -1 when ``data`` only continued an unfinished frame."""
+        count = len(frames)
+        first = 0
+        if self._partial_left or self._partial_head:
+            if not count:
+                return -1
+            if self._partial_left:
+                position = self._partial_left
+            else:
+                header = self._core.parse_header(self._partial_head + bytes(data[:14]))
+                position = header.header_length + header.payload_length - len(self._partial_head)
+            self._partial_left, self._partial_head, self._partial_masker = 0, b"", None
+            self._partial_text = False
+            first = 1
+        else:
+            position = 0
+        mask_length = 0 if self._client else 4
+        for index in range(first, count):
+            # Frames are written with the shortest length encoding (RFC 6455 §5.2);
+            # a peer that did otherwise costs a header parse.
+            length = len(frames[index].payload)
+            code = data[position + 1] & 0x7F
+            if length < 126:
+                header_length = 2 if code == length else 0
+            elif length < 0x10000:
+                header_length = 4 if code == 126 else 0
+            else:
+                header_length = 10 if code == 127 else 0
+            if header_length:
+                position += header_length + mask_length + length
+            else:
+                header = self._core.parse_header(data, position)
+                position += header.header_length + header.payload_length
+        return position
+
+    def _watch_partial(self, data: Any, end: int) -> None:
+        """Validates the text in the unfinished frame at ``data[end:]`` as it
+        arrives, so that invalid UTF-8 fails the connection at once (RFC 6455 §8.1),
+        and refuses a fragment that would take the message past its limit."""
+        if end < 0:
+            chunk = data
+        elif end < len(data):
+            chunk = data[end:]
+        else:
+            return
+        if not self._partial_left:
+            head = self._partial_head + bytes(chunk)
+            header = self._core.parse_header(head)
+            if header is None:
+                self._partial_head = head
+                return
+            self._partial_head = b""
+            self._partial_left = header.header_length + header.payload_length - len(head)
+            chunk = head[header.header_length :]
+            self._start_partial(header)
+        else:
+            self._partial_left -= len(chunk)
+        if self._partial_text and chunk:
+            masker = self._partial_masker
+            self._validator.feed(chunk if masker is None else masker.process(chunk))
+            self._validated += len(chunk)
+
+    def _start_partial(self, header: Any) -> None:
+        opcode = header.opcode
+        if opcode >= 8:
+            return
+        if (opcode is _CONTINUATION) is (self._message is None):
+            raise ProtocolError("continuation frame without a message" if self._message is None else "new message inside a fragmented one")
+        compressed = header.rsv1 or (opcode is _CONTINUATION and self._compressed)
+        if compressed:
+            return
+        limit = self.max_message_size
+        if limit is not None and self._size + header.payload_length > limit:
+            raise ProtocolError(f"message over max_message_size={limit}", 1009)
+        if opcode is _TEXT or (opcode is _CONTINUATION and self._message is _TEXT):
+            self._partial_text = True
+            self._validated = 0
+            if header.mask is not None:
+                self._partial_masker = self._core.Masker(header.mask)
+
+    def _handle_frames(self, frames: List[Any]) -> None:
+        events = self._events
+        for frame in frames:
+            opcode = frame.opcode
+            if opcode >= 8:
+                self._handle_control(frame)
+                if self._parser is None:
+                    return  # a close frame ends the input
+            elif frame.fin and self._message is None and not frame.rsv1 and opcode is not _CONTINUATION:
+                # The common case: a whole message in one uncompressed frame.
+                payload = frame.payload
+                if opcode is _TEXT:
+                    if self._validated:
+                        self._validator.feed(payload[self._validated :])
+                        self._validator.finish()
+                        self._validator.reset()
+                        self._validated = 0
+                    elif not self._core.validate_utf8(payload):
+                        raise ProtocolError("invalid UTF-8 in a text message", 1007)
+                    events.append(TextMessage(payload.decode("utf-8")))
+                else:
+                    events.append(BinaryMessage(payload))
+            else:
+                self._handle_fragment(frame, opcode)
+
+    def _handle_fragment(self, frame: Any, opcode: Opcode) -> None:
+        if opcode is _CONTINUATION:
+            if self._message is None:
+                raise ProtocolError("continuation frame without a message")
+            if frame.rsv1:
+                raise ProtocolError("RSV1 set on a continuation frame (RFC 7692 §6.1)")
+        else:
+            if self._message is not None:
+                raise ProtocolError("new message inside a fragmented one")
+            self._message, self._compressed, self._size = opcode, frame.rsv1, 0
+            if opcode is _TEXT and self.stream_messages:
+                self._text_decoder = _Utf8Decoder()
+        fin = frame.fin
+        payload = frame.payload
+        limit = self.max_message_size
+        if self._compressed:
+            payload = self._codec.decompress(payload, fin, None if limit is None else limit - self._size)  # type: ignore[union-attr]
+        self._size += len(payload)
+        if limit is not None and self._size > limit:
+            raise ProtocolError(f"message over max_message_size={limit}", 1009)
+        text = self._message is _TEXT
+        if text:
+            validator = self._validator
+            validator.feed(payload[self._validated :] if self._validated else payload)
+            self._validated = 0
+            if fin:
+                validator.finish()
+                validator.reset()
+        if self.stream_messages:
+            if text:
+                self._events.append(TextMessage(self._text_decoder.decode(payload, fin), fin))
+            else:
+                self._events.append(BinaryMessage(payload, fin))
+        else:
+            self._parts.append(payload)
+            if fin:
+                whole = b"".join(self._parts)
+                self._parts = []
+                self._events.append(TextMessage(whole.decode("utf-8")) if text else BinaryMessage(whole))
+        if fin:
+            self._message = None
+            self._text_decoder = None
+
+    def _handle_control(self, frame: Any) -> None:
+        if frame.rsv1:
+            raise ProtocolError("RSV1 set on a control frame (RFC 7692 §6.1)")
+        opcode, payload = frame.opcode, frame.payload
+        if opcode is _PING:
+            if self.auto_pong and self.state is _OPEN:
+                self._out.append(self._frame(_PONG, payload))
+            self._events.append(Ping(payload))
+        elif opcode is _PONG:
+            self._events.append(Pong(payload))
+        else:
+            code, reason = self._core.parse_close(payload)
+            self.close_code, self.close_reason = code, reason
+            self._events.append(CloseConnection(code, reason))
+            if self.state is _OPEN:  # echo it (RFC 6455 §5.5.1)
+                echo = b"" if code == CloseCode.NO_STATUS_RCVD else self._core.encode_close(code)
+                self._out.append(self._frame(_CLOSE, echo))
+            self._end(Happening.RECEIVE_CLOSE)
+
+    def _fail(self, error: BaseException) -> None:
+        """Fails the connection (RFC 6455 §7.1.7): a close frame with the code the
+        error maps to, when none was sent yet, then CLOSED."""
+        code, public, detail = close_for(error)
+        if self.state is _OPEN:
+            self._out.append(self._frame(_CLOSE, self._core.encode_close(code, public)))
+        self._events.append(ConnectionFailed(code, detail))
+        self._abort = True
+        self._end(Happening.FAIL)
+
+    def _end(self, happening: Happening) -> None:
+        self.state = next_state(self.state, happening)
+        if self.state is _CLOSED:
+            self._parser = None
+            self._parts = []
+            self._codec = None
+
+    # -- the opening handshake: role-specific ---------------------------------------
+
+    def _take_head(self, data: Any) -> Any:
+        """The handshake head, once it has arrived; raises ``HandshakeError``."""
+        self._handshake_buffer += data
+        return parse_head(self._handshake_buffer, max_size=self._max_head_size, max_headers=self._max_headers)
+
+    def _rest(self, head: Any) -> bytes:
+        rest = bytes(self._handshake_buffer[head[2] :])
+        self._handshake_buffer = bytearray()
+        return rest
+
+    def _receive_handshake(self, data: Any) -> None:
+        raise NotImplementedError
+
+    def _send_handshake(self, event: Event) -> bytes:
+        raise TypeError(f"{type(self).__name__} cannot send {type(event).__name__}")
+
+    def _handshake_eof(self) -> Event:
+        self._abort = True
+        return HandshakeFailed("the transport ended during the opening handshake")
+
+
+class ClientConnection(Connection):
+    """The client's end. Start with ``send(Request(host=..., target=...))``; the
+    server's answer arrives as ``AcceptConnection`` or ``RejectConnection``.
+
+    >>> client = ClientConnection()
+    >>> wire = client.send(Request(host="example.com", target="/chat"))
+    """
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(True, **options)
+        self._request: Optional[Request] = None
+        self._key = ""
+        self._reject: Optional[RejectConnection] = None  # a refusal whose body is arriving
+        self._body_length: Optional[int] = None
+
+    def _send_handshake(self, event: Event) -> bytes:
+        if type(event) is not Request:
+            return super()._send_handshake(event)
+        if self._request is not None or self.state is not _CONNECTING:
+            raise InvalidState("the request was sent already")
+        self._key = _handshake.make_key()
+        wire = _handshake.build_request(event, self._key)
+        self._request = event
+        return wire
+
+    def _receive_handshake(self, data: Any) -> None:
+        if self._request is None:
+            raise InvalidState("send the Request before receiving")
+        if self._reject is not None:
+            self._handshake_buffer += data
+            self._finish_reject(False)
+            return
+        try:
+            head = self._take_head(data)
+            if head is None:
+                return
+            status = _handshake.response_status(head)
+            if status != 101:
+                self._reject = RejectConnection(status, head[1])
+                length = header_values(head[1], "Content-Length")
+                self._body_length = int(length[0]) if length and length[0].isdigit() else None
+                self._handshake_buffer = bytearray(self._rest(head))
+                self._finish_reject(False)
+                return
+            accept = _handshake.check_response(head, self._key, self._request)
+        except HandshakeError as error:
+            self._abort = True
+            self._events.append(HandshakeFailed(str(error)))
+            self._end(Happening.FAIL)
+            return
+        self.subprotocol = accept.subprotocol
+        self._open(accept.extensions[0] if accept.extensions else None)
+        self._events.append(accept)
+        rest = self._rest(head)
+        if rest:
+            self._receive_frames(rest)
+
+    def _finish_reject(self, eof: bool) -> None:
+        body = self._handshake_buffer
+        limit = self.max_message_size
+        wanted = self._body_length
+        if wanted is not None and len(body) >= wanted:
+            body = body[:wanted]
+        elif limit is not None and len(body) > limit:
+            body = body[:limit]  # keep what fits; the rest is not ours to hold
+        elif not eof:
+            return
+        self._events.append(RejectConnection(self._reject.status_code, self._reject.headers, bytes(body)))  # type: ignore[union-attr]
+        self._handshake_buffer = bytearray()
+        self._abort = True
+        self._end(Happening.REJECT)
+
+    def _handshake_eof(self) -> Event:
+        if self._reject is not None:
+            self._finish_reject(True)
+            return self._events.pop()
+        return super()._handshake_eof()
+
+
+class ServerConnection(Connection):
+    """The server's end. Feed it the client's request: a ``Request`` event comes
+    out; answer with ``send(AcceptConnection(...))`` or ``send(RejectConnection(...))``.
+    A malformed request gets its 400-class answer in ``data_to_send()`` and a
+    ``HandshakeFailed`` event.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(False, **options)
+        self._request: Optional[Request] = None
+
+    def _receive_handshake(self, data: Any) -> None:
+        if self._request is not None:
+            # The client sent frames before our answer: keep them for after it.
+            self._handshake_buffer += data
+            if len(self._handshake_buffer) > self._max_head_size:
+                self._refuse(HandshakeError("data before the handshake's answer"))
+            return
+        try:
+            head = self._take_head(data)
+            if head is None:
+                return
+            self._request = _handshake.check_request(head)
+        except HandshakeError as error:
+            self._refuse(error)
+            return
+        self._handshake_buffer = bytearray(self._rest(head))  # frames sent early
+        self._events.append(self._request)
+
+    def _refuse(self, error: HandshakeError) -> None:
+        body = f"Failed to open a WebSocket connection: {error}.\n".encode("utf-8", "replace")
+        self._out.append(_handshake.build_reject(RejectConnection(error.status_code, (("Content-Type", "text/plain; charset=utf-8"),), body)))
+        self._events.append(HandshakeFailed(str(error), error.status_code))
+        self._abort = True
+        self._end(Happening.FAIL)
+
+    def _send_handshake(self, event: Event) -> bytes:
+        kind = type(event)
+        if kind is not AcceptConnection and kind is not RejectConnection:
+            return super()._send_handshake(event)
+        if self._request is None or self.state is not _CONNECTING:
+            raise InvalidState(f"cannot send {kind.__name__} now")
+        if kind is RejectConnection:
+            self._out.append(_handshake.build_reject(event))  # type: ignore[arg-type]
+            self._abort = True
+            self._end(Happening.REJECT)
+            return self.data_to_send()
+        wire, agreed = _handshake.build_accept(self._request, event)  # type: ignore[arg-type]
+        self.subprotocol = event.subprotocol  # type: ignore[attr-defined]
+        self._out.append(wire)
+        self._open(agreed)
+        early = bytes(self._handshake_buffer)
+        self._handshake_buffer = bytearray()
+        if early:
+            self._receive_frames(early)
+        return self.data_to_send()
