@@ -107,15 +107,19 @@ def frame_streams(draw):
 
 
 def run_parser(module, role, wire, cuts, limit):
+    """Frames, the error, and what the parser said of the pending frame after each feed."""
     parser = module.FrameParser(role, max_frame_size=limit, allow_rsv1=False)
     frames = []
+    pending = []
     try:
         for piece in split(wire, cuts):
             frames += parser.feed(piece)
+            header = parser.pending_header
+            pending.append(None if header is None else (header._values(), parser.pending_payload()))
     except ProtocolError as error:
         frames += error.frames
-        return [(f.opcode, f.payload, f.fin, f.rsv1, f.rsv2, f.rsv3) for f in frames], (error.close_code, str(error))
-    return [(f.opcode, f.payload, f.fin, f.rsv1, f.rsv2, f.rsv3) for f in frames], None
+        return [(f.opcode, f.payload, f.fin, f.rsv1, f.rsv2, f.rsv3) for f in frames], (error.close_code, str(error)), pending
+    return [(f.opcode, f.payload, f.fin, f.rsv1, f.rsv2, f.rsv3) for f in frames], None, pending
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None, max_examples=300)

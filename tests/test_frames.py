@@ -262,3 +262,49 @@ def test_large_frame_across_many_feeds(impl):
     parser = impl.FrameParser("server", max_frame_size=None)
     frames = feed_all(parser, wire, 65536)
     assert len(frames) == 1 and frames[0].payload == payload
+
+
+# -- the pending frame: acting on a payload before its end arrives ---------------------
+
+@pytest.mark.parametrize("role", ["server", "client"])
+def test_pending_frame_exposes_what_arrived(impl, role):
+    payload = os.urandom(1000)
+    key = KEY if role == "server" else None
+    wire = reference.frame(1, payload, fin=False, key=key)
+    parser = impl.FrameParser(role)
+    header_length = len(wire) - len(payload)
+    for cut in range(0, header_length):  # the header is not complete yet
+        parser = impl.FrameParser(role)
+        parser.feed(wire[:cut])
+        assert parser.pending_header is None and parser.pending_payload() is None
+    parser = impl.FrameParser(role)
+    received = 0
+    for step in (header_length, 1, 2, 3, 100, 500):
+        parser.feed(wire[received : received + step])
+        received += step
+        header = parser.pending_header
+        assert (header.opcode, header.fin, header.payload_length, header.header_length, header.mask) == (
+            Opcode.TEXT,
+            False,
+            1000,
+            header_length,
+            key,
+        )
+        so_far = received - header_length
+        assert parser.pending_payload() == payload[:so_far]
+        for start in range(0, so_far + 1, 7):
+            assert parser.pending_payload(start) == payload[start:so_far]
+    with pytest.raises(ValueError):
+        parser.pending_payload(so_far + 1)
+    (frame,) = parser.feed(wire[received:])
+    assert frame.payload == payload
+    assert parser.pending_header is None and parser.pending_payload() is None
+
+
+def test_no_pending_frame_after_an_error(impl):
+    parser = impl.FrameParser("client")
+    parser.feed(reference.frame(1, bytes(100))[:50])
+    assert parser.pending_header is not None
+    with pytest.raises(ProtocolError):
+        parser.feed(bytes(52) + b"\x83\x00")
+    assert parser.pending_header is None

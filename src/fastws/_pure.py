@@ -440,7 +440,7 @@ class FrameParser:
     must all be masked; a "client" parses a server's, which must not be.
     """
 
-    __slots__ = ("_buffer", "_masked", "_max_frame_size", "_allow_rsv1", "_failed_code")
+    __slots__ = ("_buffer", "_masked", "_max_frame_size", "_allow_rsv1", "_failed_code", "_pending_header_length")
 
     def __init__(self, role: str, *, max_frame_size: Optional[int] = DEFAULT_MAX_FRAME_SIZE, allow_rsv1: bool = False) -> None:
         if role != _SERVER and role != _CLIENT:
@@ -454,6 +454,9 @@ class FrameParser:
         self._allow_rsv1 = bool(allow_rsv1)
         self._buffer = bytearray()
         self._failed_code = 0
+        # Header length of the frame at the buffer's start whose payload is still
+        # arriving; 0 when there is none.
+        self._pending_header_length = 0
 
     def feed(self, data: Any) -> List[Frame]:
         """Returns the frames that ``data`` completed; keeps an unfinished one's bytes."""
@@ -465,6 +468,7 @@ class FrameParser:
         size = len(buf)
         position = 0
         masked = self._masked
+        self._pending_header_length = 0
         try:
             while size - position >= 2:
                 first = buf[position]
@@ -493,6 +497,8 @@ class FrameParser:
                     raise ProtocolError(msg.FRAME_TOO_BIG.format(length=length, limit=self._max_frame_size), 1009)
                 end = start + 4 + length if masked else start + length
                 if end > size:
+                    if start + 4 * masked <= size:
+                        self._pending_header_length = start + 4 * masked - position
                     break
                 if masked:
                     payload = _xor(buf[start + 4 : end], bytes(buf[start : start + 4]), length) if length else b""
@@ -505,10 +511,37 @@ class FrameParser:
         except ProtocolError as error:
             self._failed_code = error.close_code
             self._buffer = bytearray()
+            self._pending_header_length = 0
             error.frames = frames
             raise
         del buf[:position]
         return frames
+
+    @property
+    def pending_header(self) -> Optional[FrameHeader]:
+        """The header of the frame whose payload is still arriving, or None.
+
+        With ``pending_payload`` it lets a protocol act on a frame before its end
+        arrives, for example to reject invalid UTF-8 at once (RFC 6455 §8.1).
+        """
+        if not self._pending_header_length:
+            return None
+        return parse_header(self._buffer)
+
+    def pending_payload(self, start: int = 0) -> Optional[bytes]:
+        """The unmasked payload bytes of the pending frame received so far, from
+        ``start`` on; None when no frame is pending."""
+        header = self.pending_header
+        if header is None:
+            return None
+        data = self._buffer[header.header_length :]
+        if not 0 <= start <= len(data):
+            raise ValueError(msg.BAD_OFFSET.format(offset=start, length=len(data)))
+        data = data[start:]
+        if header.mask is None or not data:
+            return bytes(data)
+        phase = start & 3
+        return _xor(data, header.mask[phase:] + header.mask[:phase], len(data))
 
     def _check_rsv(self, first: int) -> None:
         if first & 0x40 and not self._allow_rsv1:

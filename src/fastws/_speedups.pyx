@@ -577,6 +577,7 @@ cdef class FrameParser:
     cdef uint8_t _first
     cdef object _opcode
     cdef uint64_t _length
+    cdef Py_ssize_t _header_length
     cdef uint8_t _key[4]
     # A payload split across feeds, unmasked as it arrives into a bytes object that
     # grows geometrically (so memory follows what arrived, not what was announced).
@@ -641,6 +642,7 @@ cdef class FrameParser:
         self._first = first
         self._opcode = opcode
         self._length = length
+        self._header_length = header_length
         return header_length
 
     cdef bytes _payload_of(self, const uint8_t *data, Py_ssize_t length):
@@ -681,6 +683,36 @@ cdef class FrameParser:
         self._partial_have = 0
         self._fill_partial(data, size, frames)
         return 0
+
+    @property
+    def pending_header(self):
+        """The header of the frame whose payload is still arriving, or None.
+
+        With ``pending_payload`` it lets a protocol act on a frame before its end
+        arrives, for example to reject invalid UTF-8 at once (RFC 6455 §8.1).
+        """
+        if self._partial is NULL:
+            return None
+        return FrameHeader(
+            fin=self._first & 0x80 != 0,
+            rsv1=self._first & 0x40 != 0,
+            rsv2=self._first & 0x20 != 0,
+            rsv3=self._first & 0x10 != 0,
+            opcode=self._opcode,
+            masked=self._masked,
+            mask=PyBytes_FromStringAndSize(<char *>self._key, 4) if self._masked else None,
+            payload_length=self._length,
+            header_length=self._header_length,
+        )
+
+    def pending_payload(self, Py_ssize_t start=0):
+        """The unmasked payload bytes of the pending frame received so far, from
+        ``start`` on; None when no frame is pending."""
+        if self._partial is NULL:
+            return None
+        if not 0 <= start <= self._partial_have:
+            raise ValueError(msg.BAD_OFFSET.format(offset=start, length=self._partial_have))
+        return PyBytes_FromStringAndSize(PyBytes_AS_STRING(<object>self._partial) + start, self._partial_have - start)
 
     def feed(self, data):
         """Returns the frames that ``data`` completed; keeps an unfinished one's bytes."""
