@@ -7,11 +7,15 @@
 
 #include "kernels.h"
 
+/* Building with -DFASTWS_DISABLE_SIMD gives the scalar-only build that other
+ * architectures get (also how tests exercise that configuration on x86-64). */
+#ifndef FASTWS_DISABLE_SIMD
 #if defined(__x86_64__) || defined(_M_X64)
 #define FASTWS_ARCH_X86_64 1
 #endif
 #if defined(__aarch64__) || defined(_M_ARM64)
 #define FASTWS_ARCH_AARCH64 1
+#endif
 #endif
 
 /* The extension is built with one set of flags for every file, so SIMD code asks for
