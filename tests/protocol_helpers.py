@@ -28,15 +28,18 @@ REQUEST = (
 def pair(
     impl: Any,
     deflate: Optional[PerMessageDeflate] = None,
-    server_deflate: Optional[PerMessageDeflate] = None,
+    server_deflate: Any = "same",
     **options: Any,
 ) -> Tuple[ClientConnection, ServerConnection]:
-    """A client and a server that completed the handshake in memory."""
+    """A client and a server that completed the handshake in memory; the server
+    accepts ``server_deflate`` (by default the same settings as the client offers)."""
+    if server_deflate == "same":
+        server_deflate = deflate
     client = ClientConnection(_core=impl, **options)
     server = ServerConnection(_core=impl, **options)
     server.receive_data(client.send(Request(host="localhost", extensions=(deflate,) if deflate else ())))
     (request,) = server.events()
-    accept = AcceptConnection(extensions=(server_deflate or deflate,) if (server_deflate or deflate) else ())
+    accept = AcceptConnection(extensions=(server_deflate,) if server_deflate else ())
     client.receive_data(server.send(accept))
     (accepted,) = client.events()
     assert isinstance(accepted, AcceptConnection), accepted
