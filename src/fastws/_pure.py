@@ -238,11 +238,14 @@ class Utf8Validator:
 # -- frames (RFC 6455 §5.2) ---------------------------------------------------------
 
 
-class _Frozen:
-    """Immutable record: slots are written once, through their descriptors."""
+class _Record:
+    """Immutable record. Its fields live in one tuple, written once: the parser makes
+    a frame with a single slot write, the cheapest way pure Python has."""
 
-    __slots__ = ()
+    __slots__ = ("_record",)
     _fields: ClassVar[Tuple[str, ...]] = ()
+    if TYPE_CHECKING:
+        _record: Tuple[Any, ...]
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
@@ -250,19 +253,27 @@ class _Frozen:
     __delattr__ = __setattr__  # type: ignore[assignment]
 
     def _values(self) -> Tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self._fields)
+        return self._record
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return self._values() == other._values()
+        return self._record == other._record
 
     def __hash__(self) -> int:
-        return hash(self._values())
+        return hash(self._record)
 
     def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
+        fields = ", ".join(f"{name}={value!r}" for name, value in zip(self._fields, self._record))
         return f"{type(self).__name__}({fields})"
+
+
+_new_record = object.__new__
+_set_record = _Record.__dict__["_record"].__set__
+
+
+def _field(index: int, doc: str) -> Any:
+    return property(lambda self: self._record[index], doc=doc)
 
 
 def _as_opcode(opcode: Any) -> Opcode:
@@ -273,10 +284,11 @@ def _as_opcode(opcode: Any) -> Opcode:
     return member
 
 
-class Frame(_Frozen):
+class Frame(_Record):
     """One frame, payload unmasked."""
 
-    __slots__ = _fields = ("opcode", "payload", "fin", "rsv1", "rsv2", "rsv3")
+    __slots__ = ()
+    _fields = ("opcode", "payload", "fin", "rsv1", "rsv2", "rsv3")
     if TYPE_CHECKING:
         opcode: Opcode
         payload: bytes
@@ -284,32 +296,26 @@ class Frame(_Frozen):
         rsv1: bool
         rsv2: bool
         rsv3: bool
+    else:
+        opcode = _field(0, "the Opcode")
+        payload = _field(1, "the payload, unmasked")
+        fin = _field(2, "whether this is the message's last frame")
+        rsv1 = _field(3, "the RSV1 bit (permessage-deflate: compressed)")
+        rsv2 = _field(4, "the RSV2 bit")
+        rsv3 = _field(5, "the RSV3 bit")
 
     def __init__(
         self, opcode: Any, payload: Any = b"", fin: bool = True, rsv1: bool = False, rsv2: bool = False, rsv3: bool = False
     ) -> None:
-        _fill_frame(self, _as_opcode(opcode), bytes(_contiguous(payload)), bool(fin), bool(rsv1), bool(rsv2), bool(rsv3))
+        record = (_as_opcode(opcode), bytes(_contiguous(payload)), bool(fin), bool(rsv1), bool(rsv2), bool(rsv3))
+        _set_record(self, record)
 
 
-# The slots' own setters: the parser fills frames without going through __init__.
-_set_opcode, _set_payload, _set_fin, _set_rsv1, _set_rsv2, _set_rsv3 = (Frame.__dict__[name].__set__ for name in Frame._fields)
-_new_frame = object.__new__
-
-
-def _fill_frame(frame: Frame, opcode: Opcode, payload: bytes, fin: bool, rsv1: bool, rsv2: bool, rsv3: bool) -> Frame:
-    _set_opcode(frame, opcode)
-    _set_payload(frame, payload)
-    _set_fin(frame, fin)
-    _set_rsv1(frame, rsv1)
-    _set_rsv2(frame, rsv2)
-    _set_rsv3(frame, rsv3)
-    return frame
-
-
-class FrameHeader(_Frozen):
+class FrameHeader(_Record):
     """A parsed frame header (RFC 6455 §5.2); ``mask`` is None when not masked."""
 
-    __slots__ = _fields = ("fin", "rsv1", "rsv2", "rsv3", "opcode", "masked", "mask", "payload_length", "header_length")
+    __slots__ = ()
+    _fields = ("fin", "rsv1", "rsv2", "rsv3", "opcode", "masked", "mask", "payload_length", "header_length")
     if TYPE_CHECKING:
         fin: bool
         rsv1: bool
@@ -320,6 +326,16 @@ class FrameHeader(_Frozen):
         mask: Optional[bytes]
         payload_length: int
         header_length: int
+    else:
+        fin = _field(0, "the FIN bit")
+        rsv1 = _field(1, "the RSV1 bit")
+        rsv2 = _field(2, "the RSV2 bit")
+        rsv3 = _field(3, "the RSV3 bit")
+        opcode = _field(4, "the Opcode")
+        masked = _field(5, "whether the payload is masked")
+        mask = _field(6, "the 4-byte masking key, or None")
+        payload_length = _field(7, "the payload's length in bytes")
+        header_length = _field(8, "the header's length in bytes, masking key included")
 
     def __init__(
         self,
@@ -334,9 +350,7 @@ class FrameHeader(_Frozen):
         payload_length: int,
         header_length: int,
     ) -> None:
-        values = (fin, rsv1, rsv2, rsv3, opcode, masked, mask, payload_length, header_length)
-        for name, value in zip(self._fields, values):
-            object.__setattr__(self, name, value)
+        _set_record(self, (fin, rsv1, rsv2, rsv3, opcode, masked, mask, payload_length, header_length))
 
 
 def _check_first_bytes(first: int, second: int) -> Opcode:
@@ -350,6 +364,21 @@ def _check_first_bytes(first: int, second: int) -> Opcode:
         if second & 0x7F > 125:
             raise ProtocolError(msg.CONTROL_TOO_LONG)
     return opcode
+
+
+def _first_byte_table(allow_rsv1: bool) -> Tuple[Optional[Opcode], ...]:
+    """Per first header byte, its Opcode when the byte breaks no rule a first byte can
+    break (reserved opcode, fragmented control frame, RSV bits), else None."""
+    table: List[Optional[Opcode]] = []
+    for first in range(256):
+        opcode = OPCODE_TABLE[first & 0x0F]
+        rsv_ok = not first & 0x30 and (allow_rsv1 or not first & 0x40)
+        fin_ok = first & 0x80 or not first & 0x08
+        table.append(opcode if rsv_ok and fin_ok else None)
+    return tuple(table)
+
+
+_FIRST_BYTES = {allow_rsv1: _first_byte_table(allow_rsv1) for allow_rsv1 in (False, True)}
 
 
 def parse_header(data: Any, offset: int = 0) -> Optional[FrameHeader]:
@@ -387,17 +416,9 @@ def parse_header(data: Any, offset: int = 0) -> Optional[FrameHeader]:
             return None
         mask = bytes(buf[offset + header_length : offset + header_length + 4])
         header_length += 4
-    return FrameHeader(
-        fin=bool(first & 0x80),
-        rsv1=bool(first & 0x40),
-        rsv2=bool(first & 0x20),
-        rsv3=bool(first & 0x10),
-        opcode=opcode,
-        masked=mask is not None,
-        mask=mask,
-        payload_length=length,
-        header_length=header_length,
-    )
+    header = _new_record(FrameHeader)
+    _set_record(header, (first & 0x80 != 0, first & 0x40 != 0, first & 0x20 != 0, first & 0x10 != 0, opcode, mask is not None, mask, length, header_length))
+    return header
 
 
 def encode_frame(
@@ -440,7 +461,7 @@ class FrameParser:
     must all be masked; a "client" parses a server's, which must not be.
     """
 
-    __slots__ = ("_buffer", "_masked", "_max_frame_size", "_allow_rsv1", "_failed_code", "_pending_header_length")
+    __slots__ = ("_buffer", "_masked", "_max_frame_size", "_allow_rsv1", "_first_bytes", "_failed_code", "_pending_header_length")
 
     def __init__(self, role: str, *, max_frame_size: Optional[int] = DEFAULT_MAX_FRAME_SIZE, allow_rsv1: bool = False) -> None:
         if role != _SERVER and role != _CLIENT:
@@ -452,6 +473,7 @@ class FrameParser:
         self._masked = role == _SERVER
         self._max_frame_size = max_frame_size
         self._allow_rsv1 = bool(allow_rsv1)
+        self._first_bytes = _FIRST_BYTES[self._allow_rsv1]
         self._buffer = bytearray()
         self._failed_code = 0
         # Header length of the frame at the buffer's start whose payload is still
@@ -468,16 +490,17 @@ class FrameParser:
         size = len(buf)
         position = 0
         masked = self._masked
+        mask_bit = 0x80 if masked else 0
+        first_bytes = self._first_bytes
         self._pending_header_length = 0
         try:
             while size - position >= 2:
                 first = buf[position]
                 second = buf[position + 1]
-                opcode = _check_first_bytes(first, second)
-                if first & 0x70:
-                    self._check_rsv(first)
-                if bool(second & 0x80) != masked:
-                    raise ProtocolError(msg.MASK_REQUIRED if masked else msg.MASK_FORBIDDEN)
+                opcode = first_bytes[first]
+                # One test on the fast path; _header_error finds which rule broke.
+                if opcode is None or second & 0x80 != mask_bit or (first & 0x08 and second & 0x7F > 125):
+                    self._header_error(first, second)
                 length = second & 0x7F
                 start = position + 2
                 if length >= 126:
@@ -504,8 +527,8 @@ class FrameParser:
                     payload = _xor(buf[start + 4 : end], bytes(buf[start : start + 4]), length) if length else b""
                 else:
                     payload = bytes(buf[start:end])
-                frame = _new_frame(Frame)
-                _fill_frame(frame, opcode, payload, first >= 0x80, bool(first & 0x40), bool(first & 0x20), bool(first & 0x10))
+                frame = _new_record(Frame)
+                _set_record(frame, (opcode, payload, first >= 0x80, first & 0x40 != 0, first & 0x20 != 0, first & 0x10 != 0))
                 frames.append(frame)
                 position = end
         except ProtocolError as error:
@@ -543,13 +566,16 @@ class FrameParser:
         phase = start & 3
         return _xor(data, header.mask[phase:] + header.mask[:phase], len(data))
 
-    def _check_rsv(self, first: int) -> None:
+    def _header_error(self, first: int, second: int) -> None:
+        """Raises for the first rule, in order, that two header bytes break."""
+        _check_first_bytes(first, second)
         if first & 0x40 and not self._allow_rsv1:
             raise ProtocolError(msg.RSV_SET.format(bit=1))
         if first & 0x20:
             raise ProtocolError(msg.RSV_SET.format(bit=2))
         if first & 0x10:
             raise ProtocolError(msg.RSV_SET.format(bit=3))
+        raise ProtocolError(msg.MASK_REQUIRED if self._masked else msg.MASK_FORBIDDEN)
 
 
 # -- close frames (RFC 6455 §5.5.1, §7.4) -------------------------------------------
