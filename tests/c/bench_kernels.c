@@ -189,6 +189,16 @@ int main(int argc, char **argv)
             printf(" %11.2f", (double)utf8_sizes[i] / time_utf8(mixed, utf8_sizes[i], reps_for(utf8_sizes[i])));
         printf(" %14.1f\n", time_utf8(bad, 1u << 20, 1000000));
     }
+
+    printf("\n%-8s %11s %11s %11s %11s   (ns per call)\n", "utf8", "ascii 16", "ascii 100",
+           "mixed 16", "mixed 100");
+    for (level = 0; level <= FASTWS_SIMD_NEON; level++) {
+        if (fastws_simd_set(level) != 0)
+            continue;
+        printf("%-8s %11.1f %11.1f %11.1f %11.1f\n", fastws_simd_name(level),
+               time_utf8(ascii, 16, 2000000), time_utf8(ascii, 100, 2000000),
+               time_utf8(mixed, 16, 2000000), time_utf8(mixed, 100, 2000000));
+    }
     free(buf);
     free(copy);
     free(ascii);

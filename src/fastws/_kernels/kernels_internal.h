@@ -35,9 +35,14 @@ void fastws_mask_scalar(uint8_t *dst, const uint8_t *src, size_t n, const uint8_
 size_t fastws_utf8_valid_upto_scalar(const uint8_t *s, size_t n);
 
 /* The scalar and SSE2 validators share one driver and differ in how they skip ASCII:
- * skip_ascii(s, i, n) returns the first index >= i holding a non-ASCII byte, or n. */
+ * skip_ascii(s, i, n) returns the first index >= i holding a non-ASCII byte, or n.
+ * fastws_utf8_valid_from(s, i, n, ...) is valid_upto for text known valid up to the
+ * character boundary i; it returns n, or the start of the character holding the first
+ * error (or of the incomplete tail). The block kernels finish their last partial
+ * block with it: cheaper than padding a copy for short inputs. */
 typedef size_t (*fastws_skip_ascii_fn)(const uint8_t *s, size_t i, size_t n);
-size_t fastws_utf8_valid_upto_with(const uint8_t *s, size_t n, fastws_skip_ascii_fn skip_ascii);
+size_t fastws_utf8_valid_from(const uint8_t *s, size_t i, size_t n,
+                              fastws_skip_ascii_fn skip_ascii);
 size_t fastws_utf8_skip_ascii_scalar(const uint8_t *s, size_t i, size_t n);
 
 #ifdef FASTWS_ARCH_X86_64

@@ -1,6 +1,6 @@
 /* UTF-8 validation, AVX2: the Keiser-Lemire lookup algorithm (see utf8_lookup_tables.h)
  * on 64-byte blocks of two 32-byte vectors; the error accumulator is tested after every
- * block so an early error returns early. */
+ * block so an early error returns early. The last partial block goes to the automaton. */
 #include "kernels_internal.h"
 
 #ifdef FASTWS_ARCH_X86_64
@@ -21,13 +21,16 @@ AVX2 static inline __m256i table(const uint8_t t[16])
     return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)t));
 }
 
+/* Static rather than built on the stack: a vector load of bytes just stored one by one
+ * stalls store forwarding, a fixed cost that dominated short inputs. */
+static const uint8_t last_limits[32] = {
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, FASTWS_U8_LIMIT_LAST3,
+    FASTWS_U8_LIMIT_LAST2, FASTWS_U8_LIMIT_LAST};
+
 AVX2 static void load_consts(lookup_consts *c)
 {
-    uint8_t limits[32];
-    memset(limits, 0xFF, sizeof limits);
-    limits[29] = FASTWS_U8_LIMIT_LAST3;
-    limits[30] = FASTWS_U8_LIMIT_LAST2;
-    limits[31] = FASTWS_U8_LIMIT_LAST;
     c->prev_high = table(fastws_u8_prev_high);
     c->prev_low = table(fastws_u8_prev_low);
     c->cur_high = table(fastws_u8_cur_high);
@@ -35,7 +38,7 @@ AVX2 static void load_consts(lookup_consts *c)
     c->third_sub = _mm256_set1_epi8(FASTWS_U8_THIRD_SUB);
     c->fourth_sub = _mm256_set1_epi8(FASTWS_U8_FOURTH_SUB);
     c->top_bit = _mm256_set1_epi8((char)0x80);
-    c->last_limits = _mm256_loadu_si256((const __m256i *)limits);
+    c->last_limits = _mm256_loadu_si256((const __m256i *)last_limits);
 }
 
 /* Error bits for the 32 bytes of `in`, whose preceding 32 bytes are `prev`. */
@@ -77,25 +80,13 @@ AVX2 size_t fastws_utf8_valid_upto_avx2(const uint8_t *s, size_t n)
     __m256i prev_incomplete = _mm256_setzero_si256();
     size_t i = 0;
 
+    if (n < 64) /* no full block: the constants are not worth loading */
+        return fastws_utf8_valid_from(s, 0, n, fastws_utf8_skip_ascii_scalar);
     load_consts(&c);
-    for (;; i += 64) {
-        __m256i a, b, err;
-        if (i + 64 <= n) {
-            a = _mm256_loadu_si256((const __m256i *)(s + i));
-            b = _mm256_loadu_si256((const __m256i *)(s + i + 32));
-        } else {
-            /* Last partial block, padded with ASCII NULs: an incomplete final character
-             * then shows up as "too short" at the first pad byte. */
-            uint8_t tail[64];
-            if (i == n) /* input ended on a block boundary */
-                return _mm256_testz_si256(prev_incomplete, prev_incomplete)
-                           ? n
-                           : fastws_utf8_restart_before(s, n);
-            memset(tail, 0, sizeof tail);
-            memcpy(tail, s + i, n - i);
-            a = _mm256_loadu_si256((const __m256i *)tail);
-            b = _mm256_loadu_si256((const __m256i *)(tail + 32));
-        }
+    for (; i + 64 <= n; i += 64) {
+        __m256i a = _mm256_loadu_si256((const __m256i *)(s + i));
+        __m256i b = _mm256_loadu_si256((const __m256i *)(s + i + 32));
+        __m256i err;
         if (_mm256_movemask_epi8(_mm256_or_si256(a, b)) == 0) {
             /* All ASCII: only an unfinished character from the last block is wrong. */
             err = prev_incomplete;
@@ -105,9 +96,11 @@ AVX2 size_t fastws_utf8_valid_upto_avx2(const uint8_t *s, size_t n)
         }
         if (!_mm256_testz_si256(err, err))
             return fastws_utf8_restart_before(s, i);
-        if (i + 64 > n)
-            return n; /* a padded last block cannot end incomplete */
         prev = b;
     }
+    /* Under 64 bytes left: the automaton takes over from the last character boundary
+     * (the character cut by the block end, if any, is checked again in full). */
+    return fastws_utf8_valid_from(s, fastws_utf8_restart_before(s, i), n,
+                                  fastws_utf8_skip_ascii_scalar);
 }
 #endif

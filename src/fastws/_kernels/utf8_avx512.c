@@ -21,13 +21,16 @@ AVX512 static inline __m512i table(const uint8_t t[16])
     return _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)t));
 }
 
+#define FF8 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF
+/* Static rather than built on the stack: a vector load of bytes just stored one by one
+ * stalls store forwarding, a fixed cost that dominated short inputs. */
+static const uint8_t last_limits[64] = {
+    FF8, FF8, FF8, FF8, FF8, FF8, FF8, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    FASTWS_U8_LIMIT_LAST3, FASTWS_U8_LIMIT_LAST2, FASTWS_U8_LIMIT_LAST};
+#undef FF8
+
 AVX512 static void load_consts(lookup_consts *c)
 {
-    uint8_t limits[64];
-    memset(limits, 0xFF, sizeof limits);
-    limits[61] = FASTWS_U8_LIMIT_LAST3;
-    limits[62] = FASTWS_U8_LIMIT_LAST2;
-    limits[63] = FASTWS_U8_LIMIT_LAST;
     c->prev_high = table(fastws_u8_prev_high);
     c->prev_low = table(fastws_u8_prev_low);
     c->cur_high = table(fastws_u8_cur_high);
@@ -35,7 +38,7 @@ AVX512 static void load_consts(lookup_consts *c)
     c->third_sub = _mm512_set1_epi8(FASTWS_U8_THIRD_SUB);
     c->fourth_sub = _mm512_set1_epi8(FASTWS_U8_FOURTH_SUB);
     c->top_bit = _mm512_set1_epi8((char)0x80);
-    c->last_limits = _mm512_loadu_si512((const void *)limits);
+    c->last_limits = _mm512_loadu_si512((const void *)last_limits);
 }
 
 /* Error bits for the 64 bytes of `in`, whose preceding 64 bytes are `prev`. */

@@ -1,6 +1,7 @@
 /* UTF-8 validation, NEON (aarch64): the Keiser-Lemire lookup algorithm (see
  * utf8_lookup_tables.h) on 64-byte blocks of four 16-byte vectors, using tbl for the
- * nibble lookups and ext for the previous bytes; error tested after every block. */
+ * nibble lookups and ext for the previous bytes; error tested after every block. The
+ * last partial block goes to the automaton. */
 #include "kernels_internal.h"
 
 #ifdef FASTWS_ARCH_AARCH64
@@ -14,13 +15,14 @@ typedef struct {
     uint8x16_t last_limits; /* 0xFF except the last 3 bytes: see is_incomplete */
 } lookup_consts;
 
+/* Static rather than built on the stack: a vector load of bytes just stored one by one
+ * stalls store forwarding, a fixed cost that dominated short inputs. */
+static const uint8_t last_limits[16] = {
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    FASTWS_U8_LIMIT_LAST3, FASTWS_U8_LIMIT_LAST2, FASTWS_U8_LIMIT_LAST};
+
 static void load_consts(lookup_consts *c)
 {
-    uint8_t limits[16];
-    memset(limits, 0xFF, sizeof limits);
-    limits[13] = FASTWS_U8_LIMIT_LAST3;
-    limits[14] = FASTWS_U8_LIMIT_LAST2;
-    limits[15] = FASTWS_U8_LIMIT_LAST;
     c->prev_high = vld1q_u8(fastws_u8_prev_high);
     c->prev_low = vld1q_u8(fastws_u8_prev_low);
     c->cur_high = vld1q_u8(fastws_u8_cur_high);
@@ -28,7 +30,7 @@ static void load_consts(lookup_consts *c)
     c->third_sub = vdupq_n_u8(FASTWS_U8_THIRD_SUB);
     c->fourth_sub = vdupq_n_u8(FASTWS_U8_FOURTH_SUB);
     c->top_bit = vdupq_n_u8(0x80);
-    c->last_limits = vld1q_u8(limits);
+    c->last_limits = vld1q_u8(last_limits);
 }
 
 /* Error bits for the 16 bytes of `in`, whose preceding 16 bytes are `prev`. */
@@ -66,22 +68,12 @@ size_t fastws_utf8_valid_upto_neon(const uint8_t *s, size_t n)
     uint8x16_t prev_incomplete = vdupq_n_u8(0);
     size_t i = 0;
 
+    if (n < 64) /* no full block: the constants are not worth loading */
+        return fastws_utf8_valid_from(s, 0, n, fastws_utf8_skip_ascii_scalar);
     load_consts(&c);
-    for (;; i += 64) {
-        uint8x16x4_t v;
+    for (; i + 64 <= n; i += 64) {
+        uint8x16x4_t v = load64(s + i);
         uint8x16_t err;
-        if (i + 64 <= n) {
-            v = load64(s + i);
-        } else {
-            /* Last partial block, padded with ASCII NULs: an incomplete final character
-             * then shows up as "too short" at the first pad byte. */
-            uint8_t tail[64];
-            if (i == n) /* input ended on a block boundary */
-                return vmaxvq_u8(prev_incomplete) ? fastws_utf8_restart_before(s, n) : n;
-            memset(tail, 0, sizeof tail);
-            memcpy(tail, s + i, n - i);
-            v = load64(tail);
-        }
         if (vmaxvq_u8(vorrq_u8(vorrq_u8(v.val[0], v.val[1]), vorrq_u8(v.val[2], v.val[3]))) <
             0x80) {
             /* All ASCII: only an unfinished character from the last block is wrong. */
@@ -94,9 +86,11 @@ size_t fastws_utf8_valid_upto_neon(const uint8_t *s, size_t n)
         }
         if (vmaxvq_u8(err))
             return fastws_utf8_restart_before(s, i);
-        if (i + 64 > n)
-            return n; /* a padded last block cannot end incomplete */
         prev = v.val[3];
     }
+    /* Under 64 bytes left: the automaton takes over from the last character boundary
+     * (the character cut by the block end, if any, is checked again in full). */
+    return fastws_utf8_valid_from(s, fastws_utf8_restart_before(s, i), n,
+                                  fastws_utf8_skip_ascii_scalar);
 }
 #endif

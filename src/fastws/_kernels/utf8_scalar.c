@@ -151,9 +151,10 @@ size_t fastws_utf8_skip_ascii_scalar(const uint8_t *s, size_t i, size_t n)
  * find the restart point exactly. */
 #define STRETCH 32
 
-size_t fastws_utf8_valid_upto_with(const uint8_t *s, size_t n, fastws_skip_ascii_fn skip_ascii)
+size_t fastws_utf8_valid_from(const uint8_t *s, size_t i, size_t n,
+                              fastws_skip_ascii_fn skip_ascii)
 {
-    size_t i = 0, start, end;
+    size_t start, end;
     uint64_t st;
     for (;;) {
         i = skip_ascii(s, i, n);
@@ -173,5 +174,5 @@ size_t fastws_utf8_valid_upto_with(const uint8_t *s, size_t n, fastws_skip_ascii
 
 size_t fastws_utf8_valid_upto_scalar(const uint8_t *s, size_t n)
 {
-    return fastws_utf8_valid_upto_with(s, n, fastws_utf8_skip_ascii_scalar);
+    return fastws_utf8_valid_from(s, 0, n, fastws_utf8_skip_ascii_scalar);
 }

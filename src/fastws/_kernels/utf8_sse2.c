@@ -41,6 +41,6 @@ static size_t skip_ascii_sse2(const uint8_t *s, size_t i, size_t n)
 
 size_t fastws_utf8_valid_upto_sse2(const uint8_t *s, size_t n)
 {
-    return fastws_utf8_valid_upto_with(s, n, skip_ascii_sse2);
+    return fastws_utf8_valid_from(s, 0, n, skip_ascii_sse2);
 }
 #endif
