@@ -16,7 +16,7 @@ from __future__ import annotations
 import codecs
 import os
 from types import ModuleType
-from typing import Any, List, Optional, Union
+from typing import Any, List, Optional, Tuple, Union
 
 from .. import _impl
 from ..codes import CloseCode, Opcode
@@ -84,7 +84,7 @@ class Connection:
         self.state = _CONNECTING
         #: The subprotocol and extensions the handshake agreed on.
         self.subprotocol: Optional[str] = None
-        self.extensions: tuple = ()
+        self.extensions: Tuple[PerMessageDeflate, ...] = ()
         #: The peer's close frame, once received (code 1006: the transport ended first).
         self.close_code: Optional[int] = None
         self.close_reason: Optional[str] = None
@@ -175,7 +175,7 @@ class Connection:
 
     def send_text(self, data: Union[str, bytes], *, fin: bool = True) -> bytes:
         """A text message, or with ``fin=False`` its first fragments (RFC 6455 §5.4)."""
-        if type(data) is str:
+        if isinstance(data, str):
             payload = data.encode("utf-8")
         elif self._core.validate_utf8(data):
             payload = bytes(data)
@@ -243,7 +243,7 @@ class Connection:
         if self._out:
             self._out.append(frame)
             return self.data_to_send()
-        return frame  # type: ignore[no-any-return]
+        return frame
 
     def _send_control(self, opcode: Opcode, payload: bytes) -> bytes:
         self._require_open()

@@ -105,8 +105,8 @@ class PerMessageDeflate:
             self,
             server_no_context_takeover="server_no_context_takeover" in found,
             client_no_context_takeover=self.client_no_context_takeover or "client_no_context_takeover" in found,
-            server_max_window_bits=server_bits,  # type: ignore[arg-type]
-            client_max_window_bits=client_bits,  # type: ignore[arg-type]
+            server_max_window_bits=server_bits,
+            client_max_window_bits=client_bits,
         )
 
     # -- the server's side -----------------------------------------------------------
@@ -121,7 +121,7 @@ class PerMessageDeflate:
         server_bits = self.server_max_window_bits
         offered = found.get("server_max_window_bits")
         if offered is not None:
-            server_bits = min(offered, server_bits or 15)  # type: ignore[type-var]
+            server_bits = min(offered, server_bits or 15)
             if server_bits < 9:
                 return None
         offered = found.get("client_max_window_bits")
@@ -130,7 +130,7 @@ class PerMessageDeflate:
             if client_bits is not None:
                 return None  # we need a smaller window than the client can promise
         elif offered is not True and client_bits is not None:
-            client_bits = min(offered, client_bits)  # type: ignore[type-var]
+            client_bits = min(offered, client_bits)
         agreed = replace(
             self,
             server_no_context_takeover=self.server_no_context_takeover or "server_no_context_takeover" in found,

@@ -140,7 +140,7 @@ def build_accept(request: Request, accept: AcceptConnection) -> Tuple[bytes, Opt
     agreed = None
     supported = [extension for extension in accept.extensions if isinstance(extension, PerMessageDeflate)]
     if supported:
-        for name, params in parse_extensions(request.extensions):
+        for name, params in parse_extensions([offer for offer in request.extensions if isinstance(offer, str)]):
             if name == DEFLATE:
                 answer = supported[0].accept_offer(params)
                 if answer is not None:
