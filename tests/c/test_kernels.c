@@ -320,6 +320,22 @@ static void mutate_everywhere(const uint8_t *text, size_t n, size_t step)
     free(s);
 }
 
+/* Empty input may come with a NULL pointer; nothing may be touched. */
+static void test_empty(void)
+{
+    static const uint8_t key[4] = {1, 2, 3, 4};
+    uint32_t st = FASTWS_UTF8_ACCEPT;
+    fastws_mask(NULL, NULL, 0, key, 3);
+    CHECK(fastws_utf8_valid_upto(NULL, 0) == 0, "valid_upto(NULL, 0)");
+    CHECK(fastws_utf8_dfa(&st, NULL, 0) == 0 && st == FASTWS_UTF8_ACCEPT, "dfa(NULL, 0)");
+    st = FASTWS_UTF8_REJECT;
+    CHECK(fastws_utf8_dfa(&st, (const uint8_t *)"a", 1) == 0 && st == FASTWS_UTF8_REJECT,
+          "dfa: reject is sticky");
+    st = 77;
+    CHECK(fastws_utf8_dfa(&st, (const uint8_t *)"a", 1) == 0 && st == FASTWS_UTF8_REJECT,
+          "dfa: unknown state counts as rejected");
+}
+
 static void test_utf8(void)
 {
     static const size_t boundaries[] = {0,  1,  15, 16, 17,  31,  32,  33,  62, 63,
@@ -451,6 +467,7 @@ int main(int argc, char **argv)
         CHECK(fastws_simd_get() == level, "set level %d", level);
         before_pass = g_passed;
         before_fail = g_failed;
+        test_empty();
         test_mask();
         printf("%-7s mask: %lu passed, %lu failed\n", fastws_simd_name(level),
                g_passed - before_pass, g_failed - before_fail);

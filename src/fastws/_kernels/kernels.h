@@ -22,7 +22,9 @@ enum fastws_simd_level {
     FASTWS_SIMD_NEON = 4,
 };
 
-/* Detects the best level this CPU and OS support and makes it current. Idempotent. */
+/* Detects the best level this CPU and OS support and makes it current. Idempotent.
+ * Not thread-safe (plain globals): call it once before any concurrent use; the extension
+ * does so at module import, under the GIL. Every kernel works before it (scalar). */
 void fastws_simd_init(void);
 /* Best level the CPU supports (after fastws_simd_init). */
 int fastws_simd_best(void);
@@ -35,7 +37,8 @@ int fastws_simd_get(void);
 const char *fastws_simd_name(int level);
 
 /* dst[i] = src[i] ^ key[(phase + i) % 4] for i < n. dst == src is allowed (in place);
- * other overlaps are not. phase is 0..3. */
+ * other overlaps are not. phase is 0..3 (larger values are taken mod 4). With n == 0 the
+ * pointers are not used and may be NULL. */
 void fastws_mask(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[4], unsigned phase);
 
 /* UTF-8 (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF).
@@ -44,6 +47,11 @@ void fastws_mask(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[4
  * boundary. Otherwise returns k < n, a character boundary with s[0:k] valid, such that
  * the first byte that makes s invalid (or the start of the incomplete tail) lies at or
  * after k and less than 128 bytes after it; the caller pinpoints it with the DFA below.
+ * (The automaton-based levels, scalar and SSE2, return the start of the character
+ * holding the error; the block kernels return a boundary at most 3 bytes before the
+ * 64-byte block that flagged it, and finish inputs' last partial block with the
+ * automaton.) Errors are acted on within 64 bytes: an invalid first byte of a huge
+ * buffer returns at once.
  */
 size_t fastws_utf8_valid_upto(const uint8_t *s, size_t n);
 
@@ -53,7 +61,9 @@ size_t fastws_utf8_valid_upto(const uint8_t *s, size_t n);
 #define FASTWS_UTF8_REJECT 1u  /* sticky */
 /* Runs the automaton from *state over s[0:n]. Returns the index of the rejecting byte
  * (state becomes FASTWS_UTF8_REJECT), or n when no byte rejected (state is
- * FASTWS_UTF8_ACCEPT at a character boundary, another non-reject value mid-character). */
+ * FASTWS_UTF8_ACCEPT at a character boundary, another non-reject value mid-character).
+ * Called with *state == FASTWS_UTF8_REJECT (or any value it never produced) it returns 0
+ * and leaves/sets FASTWS_UTF8_REJECT. Chunks may be fed one after another. */
 size_t fastws_utf8_dfa(uint32_t *state, const uint8_t *s, size_t n);
 
 #ifdef __cplusplus
