@@ -34,11 +34,15 @@ class Patches:
         setattr(owner, name, value)
         return original
 
-    def undo(self) -> None:
-        """Restores every replaced attribute, the last replaced first."""
+    def undo(self) -> bool:
+        """Restores every replaced attribute, the last replaced first; False if there
+        was none."""
+        if not self._saved:
+            return False
         while self._saved:
             owner, name, original = self._saved.pop()
             if original is _MISSING:
                 delattr(owner, name)
             else:
                 setattr(owner, name, original)
+        return True

@@ -44,10 +44,7 @@ def install() -> bool:
 
 def uninstall() -> bool:
     """Puts autobahn's own masker and validator back; False if they were in place."""
-    if not _patches:
-        return False
-    _patches.undo()
-    return True
+    return _patches.undo()
 
 
 def installed() -> bool:

@@ -45,10 +45,7 @@ def install() -> bool:
 
 def uninstall() -> bool:
     """Puts websockets' own ``apply_mask`` back; False if the adapter was not installed."""
-    if not _patches:
-        return False
-    _patches.undo()
-    return True
+    return _patches.undo()
 
 
 def installed() -> bool:

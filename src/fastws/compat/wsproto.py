@@ -147,11 +147,8 @@ def install() -> bool:
 
 def uninstall() -> bool:
     """Puts wsproto's own code back; False if the adapter was not installed."""
-    if not _patches:
-        return False
-    _patches.undo()
     _original.clear()
-    return True
+    return _patches.undo()
 
 
 def installed() -> bool:

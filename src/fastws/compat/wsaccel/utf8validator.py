@@ -167,6 +167,8 @@ class Utf8Validator:
 
     def validate(self, buf: Any) -> Tuple[bool, bool, int, int]:
         """Validates the next chunk; see the class docstring for the result."""
+        if buf is None:  # wsaccel's loop over the buffer fails so
+            raise TypeError("'NoneType' is not iterable")
         data = byte_view(buf)
         length = len(data)
         if self._state == UTF8_ACCEPT and _fastws.validate_utf8(data):
