@@ -1,0 +1,134 @@
+"""The asyncio client: ``connect(uri)``."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl as ssl_module
+from types import ModuleType
+from typing import Any, Generator, Optional, Sequence, Tuple
+from urllib.parse import urlsplit
+
+from ..protocol import DEFAULT_MAX_MESSAGE_SIZE, ClientConnection, PerMessageDeflate, Request
+from ._connection import WebSocket
+
+__all__ = ["connect"]
+
+
+def _parse_uri(uri: str) -> Tuple[bool, str, int, str, str]:
+    """(secure, host, port, Host header, request target) of a ws:// or wss:// URI (RFC 6455 §3)."""
+    parts = urlsplit(uri)
+    if parts.scheme not in ("ws", "wss"):
+        raise ValueError(f"not a WebSocket URI: {uri!r}")
+    if parts.fragment:
+        raise ValueError("a WebSocket URI has no fragment (RFC 6455 §3)")
+    secure = parts.scheme == "wss"
+    host = parts.hostname
+    if not host:
+        raise ValueError(f"no host in {uri!r}")
+    port = parts.port or (443 if secure else 80)
+    host_header = f"[{host}]" if ":" in host else host
+    if parts.port is not None and port != (443 if secure else 80):
+        host_header += f":{port}"
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return secure, host, port, host_header, target
+
+
+class connect:
+    """Opens a client connection: ``ws = await connect(uri)`` or
+    ``async with connect(uri) as ws:`` (closes it on exit).
+
+    ``ssl``: an ``ssl.SSLContext`` for ``wss://`` (the default context when None);
+    ``subprotocols`` to offer; ``compression`` "deflate" or None; ``origin``,
+    ``extra_headers``; ``max_message_size``, ``max_queue``, ``ping_interval``,
+    ``ping_timeout``, ``close_timeout``, ``open_timeout``. Raises
+    ``InvalidHandshake`` when the server refuses or breaks the handshake.
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        ssl: Optional[ssl_module.SSLContext] = None,
+        subprotocols: Sequence[str] = (),
+        compression: Optional[str] = "deflate",
+        origin: Optional[str] = None,
+        extra_headers: Sequence[Tuple[str, str]] = (),
+        max_message_size: Optional[int] = DEFAULT_MAX_MESSAGE_SIZE,
+        max_queue: int = 16,
+        ping_interval: Optional[float] = 20.0,
+        ping_timeout: Optional[float] = 20.0,
+        close_timeout: float = 10.0,
+        open_timeout: Optional[float] = 10.0,
+        server_hostname: Optional[str] = None,
+        _core: Optional[ModuleType] = None,
+    ) -> None:
+        if compression not in (None, "deflate"):
+            raise ValueError(f"compression must be 'deflate' or None, not {compression!r}")
+        self.uri = uri
+        self._options = dict(
+            ssl=ssl,
+            subprotocols=tuple(subprotocols),
+            compression=compression,
+            origin=origin,
+            extra_headers=tuple(extra_headers),
+            max_message_size=max_message_size,
+            max_queue=max_queue,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            close_timeout=close_timeout,
+            open_timeout=open_timeout,
+            server_hostname=server_hostname,
+            _core=_core,
+        )
+        self._ws: Optional[WebSocket] = None
+
+    async def _connect(self) -> WebSocket:
+        o: Any = self._options
+        secure, host, port, host_header, target = _parse_uri(self.uri)
+        context = o["ssl"]
+        if secure and context is None:
+            context = ssl_module.create_default_context()
+        elif not secure and context is not None:
+            raise ValueError("an ssl context needs a wss:// URI")
+        loop = asyncio.get_running_loop()
+        options = {} if o["_core"] is None else {"_core": o["_core"]}
+        proto = ClientConnection(max_message_size=o["max_message_size"], **options)
+        request = Request(
+            host=host_header,
+            target=target,
+            subprotocols=o["subprotocols"],
+            extensions=(PerMessageDeflate(),) if o["compression"] == "deflate" else (),
+            origin=o["origin"],
+            extra_headers=o["extra_headers"],
+        )
+
+        def factory() -> WebSocket:
+            return WebSocket(proto, max_queue=o["max_queue"], ping_interval=o["ping_interval"], ping_timeout=o["ping_timeout"], close_timeout=o["close_timeout"])
+
+        async def open_() -> WebSocket:
+            extra = {"server_hostname": o["server_hostname"] or host} if context is not None else {}
+            _, ws = await loop.create_connection(factory, host, port, ssl=context, **extra)
+            ws.request = request
+            ws._write_now(proto.send(request))
+            try:
+                await ws._opened
+            except BaseException:
+                if not ws._lost:
+                    ws.transport.abort()
+                raise
+            return ws  # type: ignore[no-any-return]
+
+        if o["open_timeout"]:
+            return await asyncio.wait_for(open_(), o["open_timeout"])
+        return await open_()
+
+    def __await__(self) -> Generator[Any, None, WebSocket]:
+        return self._connect().__await__()
+
+    async def __aenter__(self) -> WebSocket:
+        self._ws = await self._connect()
+        return self._ws
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        assert self._ws is not None
+        await self._ws.close()
