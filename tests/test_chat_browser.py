@@ -1,0 +1,86 @@
+"""The chat example end to end in headless Chromium (Playwright): two pages load
+the page over HTTP from the example's server, connect, one sends, both show the
+message; then the server shuts down and both pages show the close code (1001).
+
+Needs Debian's ``chromium`` (/usr/bin/chromium, or FASTWS_CHROMIUM) and
+``playwright`` (the Python package; its own browser download is not used). The
+test fails when they are missing, unless FASTWS_NO_BROWSER_TESTS=1 (a developer's
+machine without a browser). It saves artifacts/chat.png: the two pages side by side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import importlib.util
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = Path(os.environ.get("FASTWS_ARTIFACTS", ROOT / "artifacts"))
+CHROMIUM = os.environ.get("FASTWS_CHROMIUM", "/usr/bin/chromium")
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+if os.environ.get("FASTWS_NO_BROWSER_TESTS", "") not in ("", "0"):
+    pytest.skip("FASTWS_NO_BROWSER_TESTS is set", allow_module_level=True)
+
+
+def _chat_module() -> Any:
+    spec = importlib.util.spec_from_file_location("fastws_chat_example", ROOT / "examples" / "chat" / "server.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def test_browser_prerequisites() -> None:
+    assert shutil.which(CHROMIUM) or os.path.exists(CHROMIUM), f"no Chromium at {CHROMIUM} (apt-get install chromium, or FASTWS_NO_BROWSER_TESTS=1)"
+    assert importlib.util.find_spec("playwright") is not None, "playwright is not installed (pip install playwright, or FASTWS_NO_BROWSER_TESTS=1)"
+
+
+def test_chat_two_pages() -> None:
+    from playwright.async_api import async_playwright  # fails, not skips, when missing
+
+    async def run() -> None:
+        chat = _chat_module()
+        server = chat.make_server("127.0.0.1", 0, ping_interval=None)
+        async with server, async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+            try:
+                context = await browser.new_context(viewport={"width": 560, "height": 480})
+                url = f"http://127.0.0.1:{server.bound_port}/"
+                pages = [await context.new_page(), await context.new_page()]
+                for page in pages:
+                    await page.goto(url)
+                    await page.wait_for_function("document.getElementById('status').textContent === 'open'", timeout=10_000)
+                assert len(server.connections) == 2
+
+                await pages[0].fill("#text", "hello from page one")
+                await pages[0].click("button")
+                for page in pages:
+                    await page.wait_for_function("document.getElementById('log').textContent.includes('hello from page one')", timeout=10_000)
+                    assert await page.locator("#log p.message").count() == 1
+
+                await server.aclose()  # 1001 Going Away to every client
+                for page in pages:
+                    await page.wait_for_function("document.getElementById('status').textContent.startsWith('closed')", timeout=10_000)
+                    assert (await page.text_content("#status")).startswith("closed 1001")
+
+                shots = [base64.b64encode(await page.screenshot()).decode() for page in pages]
+                board = await context.new_page()
+                await board.set_viewport_size({"width": 1140, "height": 500})
+                await board.set_content(
+                    "<body style='margin:0;background:#444;display:flex;gap:20px;padding:10px'>"
+                    + "".join(f"<img style='border:1px solid #000' src='data:image/png;base64,{shot}'>" for shot in shots)
+                    + "</body>"
+                )
+                ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                await board.screenshot(path=str(ARTIFACTS / "chat.png"))
+            finally:
+                await browser.close()
+
+    asyncio.run(asyncio.wait_for(run(), 120))
+    assert (ARTIFACTS / "chat.png").stat().st_size > 1000
