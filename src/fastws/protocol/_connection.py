@@ -107,12 +107,10 @@ class Connection:
         self._text_decoder: Any = None
         # The message being sent in fragments: its opcode, None between messages.
         self._sending: Optional[Opcode] = None
-        # The unfinished frame at the end of what arrived, watched so that text is
-        # validated before the frame ends (see _watch_partial).
-        self._partial_head = b""  # its first bytes, while its header is incomplete
-        self._partial_left = 0  # its bytes still to come, once its header is known
-        self._partial_masker: Any = None
-        self._partial_text = False
+        # The frame still arriving after what was received (the parser's pending
+        # frame), watched so that text is validated before it ends (_watch_pending).
+        self._watching = False  # a pending frame was seen after the last feed
+        self._partial_text = False  # ... and its payload is text to validate now
         self._validated = 0  # payload bytes of that frame already validated
 
     # -- public API: input ----------------------------------------------------------
@@ -271,77 +269,31 @@ class Connection:
             except ProtocolError as error:
                 self._handle_frames(error.frames)  # deliver what came before the error
                 raise
-            end = self._frames_end(data, frames)
             self._handle_frames(frames)
             if self._parser is not None:
-                self._watch_partial(data, end)
+                self._watch_pending(bool(frames))
         except Exception as error:  # one table turns every failure into a close frame
             if self.state is not _CLOSED:  # unless a close frame came before it
                 self._fail(error)
 
-    def _frames_end(self, data: Any, frames: List[Any]) -> int:
-        """Where the unfinished frame that ``data`` leaves begins in it (its length
-        when none does), or -1 when ``data`` only continued an unfinished frame."""
-        count = len(frames)
-        first = 0
-        if self._partial_left or self._partial_head:
-            if not count:
-                return -1
-            if self._partial_left:
-                position = self._partial_left
-            else:
-                header = self._core.parse_header(self._partial_head + bytes(data[:14]))
-                position = header.header_length + header.payload_length - len(self._partial_head)
-            self._partial_left, self._partial_head, self._partial_masker = 0, b"", None
-            self._partial_text = False
-            first = 1
-        else:
-            position = 0
-        mask_length = 0 if self._client else 4
-        for index in range(first, count):
-            # Frames are written with the shortest length encoding (RFC 6455 §5.2);
-            # a peer that did otherwise costs a header parse.
-            length = len(frames[index].payload)
-            code = data[position + 1] & 0x7F
-            if length < 126:
-                header_length = 2 if code == length else 0
-            elif length < 0x10000:
-                header_length = 4 if code == 126 else 0
-            else:
-                header_length = 10 if code == 127 else 0
-            if header_length:
-                position += header_length + mask_length + length
-            else:
-                header = self._core.parse_header(data, position)
-                position += header.header_length + header.payload_length
-        return position
-
-    def _watch_partial(self, data: Any, end: int) -> None:
-        """Validates the text in the unfinished frame at ``data[end:]`` as it
-        arrives, so that invalid UTF-8 fails the connection at once (RFC 6455 §8.1),
-        and refuses a fragment that would take the message past its limit."""
-        if end < 0:
-            chunk = data
-        elif end < len(data):
-            chunk = data[end:]
-        else:
+    def _watch_pending(self, completed: bool) -> None:
+        """Validates the text of the frame still arriving as it arrives, so that
+        invalid UTF-8 fails the connection at once (RFC 6455 §8.1), and refuses a
+        fragment that would take the message past its limit from its header."""
+        parser = self._parser
+        header = parser.pending_header
+        if header is None:
+            self._watching = False
             return
-        if not self._partial_left:
-            head = self._partial_head + bytes(chunk)
-            header = self._core.parse_header(head)
-            if header is None:
-                self._partial_head = head
-                return
-            self._partial_head = b""
-            self._partial_left = header.header_length + header.payload_length - len(head)
-            chunk = head[header.header_length :]
+        if completed or not self._watching:  # a frame not seen before
+            self._watching = True
+            self._partial_text = False
             self._start_partial(header)
-        else:
-            self._partial_left -= len(chunk)
-        if self._partial_text and chunk:
-            masker = self._partial_masker
-            self._validator.feed(chunk if masker is None else masker.process(chunk))
-            self._validated += len(chunk)
+        if self._partial_text:
+            chunk = parser.pending_payload(self._validated)
+            if chunk:
+                self._validator.feed(chunk)
+                self._validated += len(chunk)
 
     def _start_partial(self, header: Any) -> None:
         opcode = header.opcode
@@ -358,8 +310,6 @@ class Connection:
         if opcode is _TEXT or (opcode is _CONTINUATION and self._message is _TEXT):
             self._partial_text = True
             self._validated = 0
-            if header.mask is not None:
-                self._partial_masker = self._core.Masker(header.mask)
 
     def _handle_frames(self, frames: List[Any]) -> None:
         events = self._events
