@@ -35,8 +35,6 @@ def install() -> bool:
 
     for owner in (xormasker, protocol):
         _patches.set(owner, "create_xor_masker", create_xor_masker)
-    for name in ("XorMaskerSimple", "XorMaskerShifted1"):
-        _patches.set(xormasker, name, XorMaskerSimple)
     for owner in (utf8validator, protocol):
         _patches.set(owner, "Utf8Validator", Utf8Validator)
     return True

@@ -24,10 +24,13 @@ __all__ = ["install", "installed", "uninstall"]
 _fastws: Any = fastws
 
 _patches = Patches()
+_bound: Any = None  # the installed apply_mask, and where websockets imports it from
+_source: Any = None
 
 
 def install() -> bool:
     """Accelerates websockets; False if it already was."""
+    global _bound, _source
     if _patches:
         return False
     import websockets.frames
@@ -36,16 +39,22 @@ def install() -> bool:
         source: Any = importlib.import_module("websockets.speedups")
     except ImportError:
         source = importlib.import_module("websockets.utils")
-    apply_mask = _fastws.apply_mask
+    _bound, _source = _fastws.apply_mask, source
     for owner in (source, websockets.frames, sys.modules.get("websockets.legacy.framing")):
         if owner is not None:
-            _patches.set(owner, "apply_mask", apply_mask)
+            _patches.set(owner, "apply_mask", _bound)
     return True
 
 
 def uninstall() -> bool:
     """Puts websockets' own ``apply_mask`` back; False if the adapter was not installed."""
-    return _patches.undo()
+    if not _patches.undo():
+        return False
+    # websockets.legacy.framing imported while installed bound fastws' itself.
+    framing = sys.modules.get("websockets.legacy.framing")
+    if framing is not None and framing.apply_mask is _bound:
+        framing.apply_mask = _source.apply_mask
+    return True
 
 
 def installed() -> bool:
