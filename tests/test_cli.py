@@ -149,12 +149,13 @@ def test_goals_are_met_missed_or_not_measured() -> None:
     report = {entry["goal"]: entry for entry in bench.evaluate_goals(results, "avx2")}
     small = report["apply_mask >= 1.3x websockets, 8-125 B"]
     assert small["ratio"] == pytest.approx(1.2) and small["met"] is False  # the worst size counts
+    assert small["worst"] == "websockets, 125 B"
     assert report["apply_mask >= 1.0x websockets, 8 B to 16 MiB"]["ratio"] is None  # sizes missing
     reject = report["validate_utf8 rejects 1 MiB (bad first byte) < 1 µs"]
     assert reject["met"] is True and reject["median_ns"] == pytest.approx(500.0)
     out = io.StringIO()
     bench._print_goals(list(report.values()), out)
-    assert "1.20x  NOT met" in out.getvalue() and "500 ns  met" in out.getvalue()
+    assert "1.20x  NOT met  (worst: websockets, 125 B)" in out.getvalue() and "500 ns  met" in out.getvalue()
 
 
 def test_best_peer_and_table() -> None:

@@ -169,30 +169,55 @@ def _autobahn_validator(chunked: bool) -> Callable[[], Callable[..., Any]]:
 # -- frame parsing (server side: masked frames) -------------------------------------
 
 
-def _websockets_parse() -> Callable[..., Any]:
-    from websockets.frames import Frame
-    from websockets.streams import StreamReader
+def _private_copy(name: str, **replacements: Any) -> ModuleType:
+    """A fresh copy of module ``name``, not in sys.modules, with some globals replaced:
+    a peer's pure-Python parser with its pure-Python mask, as it runs without its
+    extensions (on PyPy, or with them disabled), leaving the peer itself untouched."""
+    import importlib.util
 
-    parse = Frame.parse
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"no module named {name!r}", name=name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for attribute, value in replacements.items():
+        if not hasattr(module, attribute):
+            raise AttributeError(f"{name} has no {attribute}")
+        setattr(module, attribute, value)
+    return module
 
-    def run(chunks: Sequence[bytes]) -> List[Any]:
-        reader = StreamReader()
-        read_exact = reader.read_exact
-        frames: List[Any] = []
-        parser = parse(read_exact, mask=True)
-        for chunk in chunks:
-            reader.feed_data(chunk)
-            while True:
-                try:
-                    next(parser)  # yields while the frame is incomplete
-                except StopIteration as done:
-                    frames.append(done.value)
-                    parser = parse(read_exact, mask=True)
-                else:
-                    break
-        return frames
 
-    return run
+def _websockets_parse(pure: bool) -> Callable[[], Callable[..., Any]]:
+    def build() -> Callable[..., Any]:
+        from websockets.frames import Frame
+        from websockets.streams import StreamReader
+
+        if pure:  # Frame.parse calls its module's apply_mask: the C one when built
+            from websockets.utils import apply_mask
+
+            Frame = _private_copy("websockets.frames", apply_mask=apply_mask).Frame  # noqa: N806
+        parse = Frame.parse
+
+        def run(chunks: Sequence[bytes]) -> List[Any]:
+            reader = StreamReader()
+            read_exact = reader.read_exact
+            frames: List[Any] = []
+            parser = parse(read_exact, mask=True)
+            for chunk in chunks:
+                reader.feed_data(chunk)
+                while True:
+                    try:
+                        next(parser)  # yields while the frame is incomplete
+                    except StopIteration as done:
+                        frames.append(done.value)
+                        parser = parse(read_exact, mask=True)
+                    else:
+                        break
+            return frames
+
+        return run
+
+    return build
 
 
 def _wsproto_parse() -> Callable[..., Any]:
@@ -228,11 +253,15 @@ class _Protocol:
     resume_reading = pause_reading
 
 
-def _aiohttp_parse(module_name: str) -> Callable[[], Callable[..., Any]]:
+def _aiohttp_parse(compiled: bool) -> Callable[[], Callable[..., Any]]:
     def build() -> Callable[..., Any]:
-        import importlib
+        module: Any
+        if compiled:
+            from aiohttp._websocket import reader_c as module
+        else:  # reader_py calls helpers.websocket_mask: the Cython one when built
+            from aiohttp._websocket.helpers import _websocket_mask_python
 
-        module = importlib.import_module(f"aiohttp._websocket.{module_name}")
+            module = _private_copy("aiohttp._websocket.reader_py", websocket_mask=_websocket_mask_python)
         reader_class, queue_class = module.WebSocketReader, module.WebSocketDataQueue
         protocol = _Protocol()
 
@@ -360,6 +389,10 @@ def _no_payload(frame: Any) -> None:
     return None
 
 
+def _itself(payload: bytes) -> bytes:
+    return payload
+
+
 def _first(item: Any) -> bytes:
     return item[0].data  # aiohttp: (WSMessage(type, data, extra), size)
 
@@ -384,12 +417,13 @@ ADAPTERS: Tuple[Adapter, ...] = (
     Adapter("codecs decoder", "utf8_chunks", "(CPython)", _decode_chunks),
     Adapter("wsaccel", "utf8_chunks", "wsaccel", _wsaccel_validator(chunked=True)),
     Adapter("autobahn", "utf8_chunks", "autobahn", _autobahn_validator(chunked=True)),
-    Adapter("websockets", "parse", "websockets", _websockets_parse, _data),
-    Adapter("wsproto", "parse", "wsproto", _wsproto_parse, lambda payload: payload),
-    Adapter("aiohttp (Cython)", "parse", "aiohttp", _aiohttp_parse("reader_c"), _first),
-    Adapter("aiohttp (Python)", "parse", "aiohttp", _aiohttp_parse("reader_py"), _first),
+    Adapter("websockets", "parse", "websockets", _websockets_parse(pure=False), _data),
+    Adapter("websockets (Python)", "parse", "websockets", _websockets_parse(pure=True), _data),
+    Adapter("wsproto", "parse", "wsproto", _wsproto_parse, _itself),
+    Adapter("aiohttp (Cython)", "parse", "aiohttp", _aiohttp_parse(compiled=True), _first),
+    Adapter("aiohttp (Python)", "parse", "aiohttp", _aiohttp_parse(compiled=False), _first),
     Adapter("picows (no payload)", "parse", "picows", _picows_parse(payloads=False), _no_payload),
-    Adapter("picows (bytes)", "parse", "picows", _picows_parse(payloads=True), lambda payload: payload),
+    Adapter("picows (bytes)", "parse", "picows", _picows_parse(payloads=True), _itself),
 )
 
 
