@@ -167,9 +167,12 @@ const char *fastws_simd_name(int level)
     }
 }
 
+/* n == 0 returns before the kernels: they may do arithmetic on the pointers, which is
+ * undefined for NULL even with a zero offset. */
 void fastws_mask(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[4], unsigned phase)
 {
-    g_mask(dst, src, n, key, phase & 3u);
+    if (n)
+        g_mask(dst, src, n, key, phase & 3u);
 }
 
-size_t fastws_utf8_valid_upto(const uint8_t *s, size_t n) { return g_utf8(s, n); }
+size_t fastws_utf8_valid_upto(const uint8_t *s, size_t n) { return n ? g_utf8(s, n) : 0; }
