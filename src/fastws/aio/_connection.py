@@ -170,15 +170,15 @@ class WebSocket(asyncio.BufferedProtocol):
     @property
     def close_code(self) -> Optional[int]:
         """The code of the peer's close frame, 1006 when the connection ended
-        without one, None while it is not closed."""
-        if not self._closed.done():
-            return None
+        without one, None before either."""
         code = self._proto.close_code
-        return CloseCode.ABNORMAL_CLOSURE if code is None else code  # type: ignore[no-any-return]
+        if code is None and self._closed.done():
+            return CloseCode.ABNORMAL_CLOSURE
+        return code  # type: ignore[no-any-return]
 
     @property
     def close_reason(self) -> Optional[str]:
-        if not self._closed.done():
+        if self._proto.close_code is None and not self._closed.done():
             return None
         return self._proto.close_reason or ""
 
@@ -338,6 +338,9 @@ class WebSocket(asyncio.BufferedProtocol):
         elif proto.state is _OPEN and not self._lost:
             self._write_now(proto.close(code, reason))
             self._arm_close_timer()
+            if self._reading_paused:  # the peer's close frame must be read
+                self._reading_paused = False
+                self.transport.resume_reading()
         elif proto.state is ConnectionState.CONNECTING and not self._lost:
             self.transport.close()
 
@@ -383,7 +386,9 @@ class WebSocket(asyncio.BufferedProtocol):
         for event in events:
             kind = type(event)
             if kind is _TEXT_TYPE or kind is _BINARY_TYPE:
-                queue.append(event.data)
+                if len(queue) < self.max_queue or self._proto.state is _OPEN:
+                    queue.append(event.data)
+                # else: closing, past max_queue: dropped, so that the close frame can be read
             elif kind is Pong:
                 self._pong(event.payload)
             elif kind is CloseConnection:
@@ -411,7 +416,7 @@ class WebSocket(asyncio.BufferedProtocol):
         waiter = self._recv_waiter
         if waiter is not None and (queue or self._proto.state is _CLOSED) and not waiter.done():
             waiter.set_result(None)
-        if len(queue) >= self.max_queue and not self._reading_paused and not self._lost:
+        if len(queue) >= self.max_queue and not self._reading_paused and not self._lost and self._proto.state is _OPEN:
             self._reading_paused = True
             self.transport.pause_reading()
 
@@ -465,8 +470,10 @@ class WebSocket(asyncio.BufferedProtocol):
 
     def _closed_error(self) -> ConnectionClosed:
         code = self._proto.close_code
+        if self._failed is not None and (code is None or code == CloseCode.ABNORMAL_CLOSURE):
+            return ConnectionClosed(*self._failed)  # this side failed it: our code, our reason
         if code is None:
-            return ConnectionClosed(CloseCode.ABNORMAL_CLOSURE, self._failed[1] if self._failed else "")
+            return ConnectionClosed(CloseCode.ABNORMAL_CLOSURE)
         return ConnectionClosed(code, self._proto.close_reason or "")
 
     def _pong(self, payload: bytes) -> None:
