@@ -136,6 +136,7 @@ class WebSocket(asyncio.BufferedProtocol):
         self._close_timer: Optional[asyncio.TimerHandle] = None
         self._deferred: Optional[bytes] = None  # a failure's close frame, held back (see above)
         self._failed: Optional[Tuple[int, str]] = None
+        self._close_sent = False  # this side started the closing handshake
         self._opened: asyncio.Future = self._loop.create_future()
         self._closed: asyncio.Future = self._loop.create_future()
         self._lost = False
@@ -337,6 +338,7 @@ class WebSocket(asyncio.BufferedProtocol):
             self._fail_now()
         elif proto.state is _OPEN and not self._lost:
             self._write_now(proto.close(code, reason))
+            self._close_sent = True
             self._arm_close_timer()
             if self._reading_paused:  # the peer's close frame must be read
                 self._reading_paused = False
@@ -386,7 +388,7 @@ class WebSocket(asyncio.BufferedProtocol):
         for event in events:
             kind = type(event)
             if kind is _TEXT_TYPE or kind is _BINARY_TYPE:
-                if len(queue) < self.max_queue or self._proto.state is _OPEN:
+                if len(queue) < self.max_queue or not self._close_sent:
                     queue.append(event.data)
                 # else: closing, past max_queue: dropped, so that the close frame can be read
             elif kind is Pong:
@@ -416,7 +418,7 @@ class WebSocket(asyncio.BufferedProtocol):
         waiter = self._recv_waiter
         if waiter is not None and (queue or self._proto.state is _CLOSED) and not waiter.done():
             waiter.set_result(None)
-        if len(queue) >= self.max_queue and not self._reading_paused and not self._lost and self._proto.state is _OPEN:
+        if len(queue) >= self.max_queue and not self._reading_paused and not self._lost and not self._close_sent:
             self._reading_paused = True
             self.transport.pause_reading()
 
