@@ -83,10 +83,21 @@ def _mask_key(mask: Any) -> bytes:
 # -- masking (RFC 6455 §5.3) --------------------------------------------------------
 
 
+# XOR by a constant byte, as a bytes.translate table: one per possible key byte.
+_XOR_TABLES = [bytes(value ^ key for value in range(256)) for key in range(256)]
+_TRANSLATE_FROM = 512  # bytes; below it the big-integer XOR has less overhead
+
+
 def _xor(data: Any, key: bytes, length: int) -> bytes:
-    # One big-integer XOR runs at C speed; the key is repeated to the data's length.
-    repeated = (key * ((length >> 2) + 1))[:length]
-    return (_from_bytes(data, "little") ^ _from_bytes(repeated, "little")).to_bytes(length, "little")
+    if length < _TRANSLATE_FROM:
+        # One big-integer XOR at C speed, the key repeated to the data's length.
+        repeated = (key * ((length >> 2) + 1))[:length]
+        return (_from_bytes(data, "little") ^ _from_bytes(repeated, "little")).to_bytes(length, "little")
+    # Every 4th byte shares a key byte: translate the four strided slices.
+    out = bytearray(data)
+    for phase in range(4):
+        out[phase::4] = out[phase::4].translate(_XOR_TABLES[key[phase]])
+    return bytes(out)
 
 
 def apply_mask(data: Any, mask: Any) -> bytes:
@@ -187,7 +198,7 @@ class Utf8Validator:
     """Validates a text that arrives in chunks, failing at the first byte that can
     no longer begin valid UTF-8 (RFC 6455 §8.1)."""
 
-    __slots__ = ("_decoder", "_offset", "_error")
+    __slots__ = ("_decoder", "_offset", "_held", "_error")
 
     def __init__(self) -> None:
         self.reset()
@@ -196,6 +207,7 @@ class Utf8Validator:
         """Forgets everything fed, for the next text."""
         self._decoder = _NewUtf8Decoder()
         self._offset = 0
+        self._held = 0  # bytes of an unfinished character the codec holds back
         self._error: Optional[int] = None
 
     @property
@@ -213,15 +225,21 @@ class Utf8Validator:
             raise InvalidUtf8(self._error)
         data = _contiguous(chunk)
         decoder = self._decoder
-        start = self._offset - len(decoder.getstate()[0])  # offset of the held-back bytes
+        start = self._offset - self._held  # offset of the held-back bytes
         try:
             decoder.decode(data, False)
         except UnicodeDecodeError as error:
             self._fail(start + _decode_error_position(error))
         self._offset += len(data)
+        if not data:
+            return
+        if data[-1] < 0x80:  # ends on a whole character: nothing held back
+            self._held = 0
+            return
         # The codec holds back an unfinished character without judging it (it
         # accepts b"\xed\xa0" there): judge it now, to fail fast.
         held = decoder.getstate()[0]
+        self._held = len(held)
         if held:
             found = _reject_index(held)
             if found >= 0:
@@ -231,7 +249,7 @@ class Utf8Validator:
         """Raises ``InvalidUtf8`` (position = bytes fed) if the text ends inside a character."""
         if self._error is not None:
             raise InvalidUtf8(self._error)
-        if self._decoder.getstate()[0]:
+        if self._held:
             self._fail(self._offset)
 
 
