@@ -23,10 +23,9 @@ AUTOBAHN=autobahn==26.10.2
 WEBSOCKET_CLIENT=websocket-client==1.9.2
 TEST_TOOLS="pytest>=7.1"
 
-# PyPI only: no local indexes or wheel directories from the machine's pip configuration.
+# pip as the machine configures it (the package registry and any local mirror).
 pypi() {
-    PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= PIP_EXTRA_INDEX_URL= \
-        "$PYTHON" -m pip --disable-pip-version-check -q "$@" --index-url https://pypi.org/simple
+    "$PYTHON" -m pip --disable-pip-version-check -q "$@"
 }
 
 # unpack NAME==VERSION: downloads its sdist once, unpacks it, prints the directory.
