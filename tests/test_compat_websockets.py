@@ -5,7 +5,6 @@ implementations; and masking is rebound everywhere websockets binds it."""
 from __future__ import annotations
 
 import importlib
-import itertools
 import secrets
 import sys
 import warnings
@@ -17,6 +16,7 @@ import websockets.speedups
 from websockets.frames import Frame, Opcode
 from websockets.protocol import OPEN, Protocol, Side
 
+import compat_helpers
 from fastws.compat import websockets as adapter
 
 ORIGINAL = websockets.speedups.apply_mask
@@ -31,19 +31,8 @@ def core(impl: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 
 def same_with_and_without(scenario: Callable[[], Any], monkeypatch: pytest.MonkeyPatch) -> Any:
-    results = []
-    for with_adapter in (False, True):
-        # Masks come from secrets.token_bytes: the same sequence with and without the adapter.
-        counter = itertools.count()
-        monkeypatch.setattr(secrets, "token_bytes", lambda size: bytes((next(counter) * 41 + k) & 0xFF for k in range(size)))
-        if with_adapter:
-            adapter.install()
-        try:
-            results.append(scenario())
-        finally:
-            adapter.uninstall()
-    assert results[1] == results[0]
-    return results[0]
+    # websockets draws its mask keys from secrets.token_bytes.
+    return compat_helpers.same_with_and_without(adapter, scenario, monkeypatch, (secrets, "token_bytes"))
 
 
 def exchange(sender_side: Side, size: int, chunk: int) -> Any:

@@ -3,7 +3,6 @@ does without it (every byte, every event), on both implementations."""
 
 from __future__ import annotations
 
-import itertools
 import os
 from typing import Any, Callable, Iterator, List, Sequence, Tuple
 
@@ -14,6 +13,7 @@ from wsproto import frame_protocol
 from wsproto.connection import Connection, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Event, Ping, Pong, TextMessage
 
+import compat_helpers
 from fastws.compat import wsproto as adapter
 
 ORIGINALS = {
@@ -33,23 +33,12 @@ def core(impl: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 
 def run(with_adapter: bool, scenario: Callable[[], Any]) -> Any:
-    if with_adapter:
-        adapter.install()
-    try:
-        return scenario()
-    finally:
-        adapter.uninstall()
+    return compat_helpers.run(adapter, with_adapter, scenario)
 
 
 def same_with_and_without(scenario: Callable[[], Any], monkeypatch: pytest.MonkeyPatch) -> Any:
-    results = []
-    for with_adapter in (False, True):
-        # Masks come from os.urandom: the same sequence with and without the adapter.
-        counter = itertools.count()
-        monkeypatch.setattr(os, "urandom", lambda size: bytes((next(counter) * 37 + k) & 0xFF for k in range(size)))
-        results.append(run(with_adapter, scenario))
-    assert results[1] == results[0]
-    return results[0]
+    # wsproto draws its mask keys from os.urandom.
+    return compat_helpers.same_with_and_without(adapter, scenario, monkeypatch, (os, "urandom"))
 
 
 def exchange(sender_role: ConnectionType, events: Sequence[Event], cuts: Sequence[int] = ()) -> Tuple[bytes, List[Any]]:
