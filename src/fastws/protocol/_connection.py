@@ -364,13 +364,17 @@ class Connection:
             if fin:
                 validator.finish()
                 validator.reset()
+        # Empty fragments add nothing: keeping them would let a message of endless
+        # 0-byte continuations grow memory without ever reaching max_message_size.
         if self.stream_messages:
-            if text:
-                self._events.append(TextMessage(self._text_decoder.decode(payload, fin), fin))
-            else:
-                self._events.append(BinaryMessage(payload, fin))
+            if payload or fin:
+                if text:
+                    self._events.append(TextMessage(self._text_decoder.decode(payload, fin), fin))
+                else:
+                    self._events.append(BinaryMessage(payload, fin))
         else:
-            self._parts.append(payload)
+            if payload:
+                self._parts.append(payload)
             if fin:
                 whole = b"".join(self._parts)
                 self._parts = []
