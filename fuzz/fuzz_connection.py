@@ -69,7 +69,10 @@ def connect(core: Any, server: bool, deflate: Any, options: dict) -> Any:
     else:
         connection = ClientConnection(_core=core, **options)
         connection.send(Request(host="example.com", extensions=(deflate,) if deflate else ()))
-        answer = "Sec-WebSocket-Extensions: permessage-deflate\r\n" if deflate else ""
+        answer = ""
+        if deflate:
+            flags = [name for name in ("server_no_context_takeover", "client_no_context_takeover") if getattr(deflate, name)]
+            answer = f"Sec-WebSocket-Extensions: {'; '.join(['permessage-deflate', *flags])}\r\n"
         connection.receive_data(
             f"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {ACCEPT}\r\n{answer}\r\n".encode()
         )

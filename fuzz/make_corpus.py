@@ -1,7 +1,8 @@
 """Writes the seed corpus (fuzz/corpus/<target>/): a few valid and invalid inputs
 per target, in each target's input layout. Run it again after changing a layout;
 the files are committed, and what libFuzzer adds while fuzzing goes elsewhere
-(run_all.sh gives it a scratch directory).
+(run_all.sh gives it a scratch directory). Files named regression-* are inputs
+that once crashed a target: kept as they are.
 
     python fuzz/make_corpus.py
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import zlib
 from typing import Dict, List
 
@@ -95,8 +95,10 @@ def seeds() -> Dict[str, List[bytes]]:
 def main() -> None:
     for target, inputs in seeds().items():
         directory = os.path.join(HERE, "corpus", target)
-        shutil.rmtree(directory, ignore_errors=True)
-        os.makedirs(directory)
+        os.makedirs(directory, exist_ok=True)
+        for name in os.listdir(directory):
+            if not name.startswith("regression-"):
+                os.remove(os.path.join(directory, name))
         for data in inputs:
             with open(os.path.join(directory, hashlib.sha1(data).hexdigest()[:16]), "wb") as file:
                 file.write(data)

@@ -12,6 +12,7 @@
 #
 # The seed corpus fuzz/corpus/<target>/ is read, never written: what the run adds
 # goes to a scratch directory, and a crashing input to fuzz/findings/.
+# FASTWS_FUZZ_TALLY=FILE appends "target executions" lines to FILE.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -50,6 +51,7 @@ for target in "${targets[@]}"; do
     runs="$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n 1)"
     cov="$(grep -o 'cov: [0-9]*' "$log" | tail -n 1)"
     echo "    executions: ${runs:-?}  ${cov:-}  exit: $code"
+    if [ -n "${FASTWS_FUZZ_TALLY:-}" ]; then echo "$target ${runs:-0}" >>"$FASTWS_FUZZ_TALLY"; fi
     if [ "$code" != 0 ]; then
         status=1
         echo "!!! $target FOUND SOMETHING (exit $code); input in $here/findings/:"
