@@ -6,8 +6,9 @@
 # summarises each report and fails on any case that is not OK or INFORMATIONAL
 # (behavior or behaviorClose: NON-STRICT, UNIMPLEMENTED and FAILED all fail).
 #
-#   autobahn/run.sh [-c CASES] [-r server|client|both] [-i cython|python|both]
+#   autobahn/run.sh [-c CASES] [-r server|client|both] [-i cython|python|both] [-j JOBS]
 #
+# JOBS: how many role/implementation runs go at once (default 1).
 # CASES: comma-separated patterns, with ranges of major numbers: "1.*-10.*",
 # "12.*,13.*", "9.1.*,6.4.1" (default: every case, 1.* to 13.*).
 # Environment: PYTHON (the interpreter with fastws; default .venv/bin/python or
@@ -19,12 +20,14 @@ root="$(dirname "$here")"
 cases="1.*-13.*"
 roles="server client"
 impls="cython python"
-while getopts "c:r:i:" option; do
+jobs=1
+while getopts "c:r:i:j:" option; do
     case "$option" in
         c) cases="$OPTARG" ;;
         r) [ "$OPTARG" = both ] || roles="$OPTARG" ;;
         i) [ "$OPTARG" = both ] || impls="$OPTARG" ;;
-        *) sed -n '2,17p' "$0"; exit 2 ;;
+        j) jobs="$OPTARG" ;;
+        *) sed -n '2,19p' "$0"; exit 2 ;;
     esac
 done
 if [ -z "${PYTHON:-}" ]; then
@@ -72,40 +75,51 @@ wait_port() {
 }
 impl_env() { if [ "$1" = python ]; then echo 1; else echo ""; fi; }
 
+# One role and implementation: report in $reports/ROLE-IMPL, summary in its summary.txt.
+run_one() {
+    local role="$1" impl="$2" agent="fastws-$2" out="$reports/$1-$2" port started seconds result=0
+    rm -rf "$out" && mkdir -p "$out"
+    started=$(date +%s)
+    port=$(free_port)
+    if [ "$role" = server ]; then
+        FASTWS_NO_EXTENSIONS=$(impl_env "$impl") "$PYTHON" -m fastws.cli.serve echo --host 127.0.0.1 --port "$port" >"$out/echo.log" 2>&1 &
+        local server_pid=$!
+        wait_port "$port"
+        "$PYTHON" -c 'import json, sys; print(json.dumps({"outdir": sys.argv[1], "servers": [{"agent": sys.argv[2], "url": "ws://127.0.0.1:" + sys.argv[3]}], "cases": json.loads(sys.argv[4]), "exclude-cases": [], "exclude-agent-cases": {}}, indent=2))' \
+            "$out" "$agent" "$port" "$cases_json" >"$out/spec.json"
+        (cd "$out" && "${wstest[@]}" -m fuzzingclient -s spec.json >wstest.log 2>&1) || { echo "wstest failed: $out/wstest.log"; result=1; }
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    else
+        "$PYTHON" -c 'import json, sys; print(json.dumps({"url": "ws://127.0.0.1:" + sys.argv[2], "outdir": sys.argv[1], "cases": json.loads(sys.argv[3]), "exclude-cases": [], "exclude-agent-cases": {}}, indent=2))' \
+            "$out" "$port" "$cases_json" >"$out/spec.json"
+        (cd "$out" && exec "${wstest[@]}" -m fuzzingserver -s spec.json --webport 0 >wstest.log 2>&1) &
+        local wstest_pid=$!
+        wait_port "$port"
+        FASTWS_NO_EXTENSIONS=$(impl_env "$impl") "$PYTHON" "$here/client.py" "ws://127.0.0.1:$port" "$agent" >"$out/client.log" 2>&1 || { echo "client failed: $out/client.log"; tail -n 20 "$out/client.log"; result=1; }
+        kill -9 "$wstest_pid" 2>/dev/null || true  # SIGKILL: SIGTERM would record a case as FAILED
+        wait "$wstest_pid" 2>/dev/null || true
+    fi
+    seconds=$(( $(date +%s) - started ))
+    "$PYTHON" "$here/summarise.py" "$out/index.json" "$role" "$impl" "$seconds" >"$out/summary.txt" || result=1
+    return $result
+}
+
+# Up to $jobs runs at once: wstest is single-threaded and is most of the time.
 status=0
-summary=()
+pids=()
+labels=()
 for role in $roles; do
     for impl in $impls; do
-        agent="fastws-$impl"
-        out="$reports/$role-$impl"
-        rm -rf "$out" && mkdir -p "$out"
-        started=$(date +%s)
         echo "=== Autobahn: fastws $impl as $role, cases $cases"
-        if [ "$role" = server ]; then
-            port=$(free_port)
-            FASTWS_NO_EXTENSIONS=$(impl_env "$impl") "$PYTHON" -m fastws.cli.serve echo --host 127.0.0.1 --port "$port" >"$out/echo.log" 2>&1 &
-            server_pid=$!
-            wait_port "$port"
-            "$PYTHON" -c 'import json, sys; print(json.dumps({"outdir": sys.argv[1], "servers": [{"agent": sys.argv[2], "url": "ws://127.0.0.1:" + sys.argv[3]}], "cases": json.loads(sys.argv[4]), "exclude-cases": [], "exclude-agent-cases": {}}, indent=2))' \
-                "$out" "$agent" "$port" "$cases_json" >"$out/spec.json"
-            (cd "$out" && "${wstest[@]}" -m fuzzingclient -s spec.json >wstest.log 2>&1) || { echo "wstest failed: $out/wstest.log"; status=1; }
-            kill "$server_pid" 2>/dev/null || true
-            wait "$server_pid" 2>/dev/null || true
-        else
-            port=$(free_port)
-            "$PYTHON" -c 'import json, sys; print(json.dumps({"url": "ws://127.0.0.1:" + sys.argv[2], "outdir": sys.argv[1], "cases": json.loads(sys.argv[3]), "exclude-cases": [], "exclude-agent-cases": {}}, indent=2))' \
-                "$out" "$port" "$cases_json" >"$out/spec.json"
-            (cd "$out" && exec "${wstest[@]}" -m fuzzingserver -s spec.json --webport 0 >wstest.log 2>&1) &
-            wstest_pid=$!
-            wait_port "$port"
-            FASTWS_NO_EXTENSIONS=$(impl_env "$impl") "$PYTHON" "$here/client.py" "ws://127.0.0.1:$port" "$agent" >"$out/client.log" 2>&1 || { echo "client failed: $out/client.log"; tail -n 20 "$out/client.log"; status=1; }
-            kill -9 "$wstest_pid" 2>/dev/null || true
-            wait "$wstest_pid" 2>/dev/null || true
-        fi
-        seconds=$(( $(date +%s) - started ))
-        if ! "$PYTHON" "$here/summarise.py" "$out/index.json" "$role" "$impl" "$seconds"; then status=1; fi
-        summary+=("$role/$impl: ${seconds}s")
+        run_one "$role" "$impl" &
+        pids+=($!)
+        labels+=("$role-$impl")
+        while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
     done
 done
-echo "=== Autobahn: ${summary[*]}"
+for index in "${!pids[@]}"; do
+    wait "${pids[$index]}" || status=1
+    cat "$reports/${labels[$index]}/summary.txt" 2>/dev/null || { echo "Autobahn ${labels[$index]}: no summary"; status=1; }
+done
 exit $status

@@ -1,0 +1,170 @@
+"""Echo servers for bench/echo.py, one per library: ``python bench/echo_servers.py KIND PORT``.
+
+Each echoes every message (binary, uncompressed, no size limit worth mentioning)
+on 127.0.0.1:PORT until killed. KIND: fastws, fastws-pure, websockets, aiohttp,
+picows, wsproto, asyncio-tcp, socket-tcp (the last two echo raw bytes: no WebSocket).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+import threading
+
+HOST = "127.0.0.1"
+LIMIT = 2**26
+
+
+async def fastws_server(port: int) -> None:
+    from fastws.aio import serve
+
+    async def echo(ws):  # type: ignore[no-untyped-def]
+        async for message in ws:
+            await ws.send(message)
+
+    async with serve(echo, HOST, port, compression=None, max_message_size=LIMIT, ping_interval=None, max_queue=64):
+        await asyncio.Future()
+
+
+async def websockets_server(port: int) -> None:
+    from websockets.asyncio.server import serve
+
+    async def echo(ws):  # type: ignore[no-untyped-def]
+        async for message in ws:
+            await ws.send(message)
+
+    async with serve(echo, HOST, port, compression=None, max_size=LIMIT, ping_interval=None):
+        await asyncio.Future()
+
+
+async def aiohttp_server(port: int) -> None:
+    from aiohttp import WSMsgType, web
+
+    async def handler(request):  # type: ignore[no-untyped-def]
+        ws = web.WebSocketResponse(compress=False, max_msg_size=LIMIT, autoping=True)
+        await ws.prepare(request)
+        async for message in ws:
+            if message.type == WSMsgType.BINARY:
+                await ws.send_bytes(message.data)
+            elif message.type == WSMsgType.TEXT:
+                await ws.send_str(message.data)
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, HOST, port).start()
+    await asyncio.Future()
+
+
+async def picows_server(port: int) -> None:
+    from picows import WSListener, WSMsgType, ws_create_server
+
+    class Echo(WSListener):  # type: ignore[misc]
+        def on_ws_frame(self, transport, frame):  # type: ignore[no-untyped-def]
+            if frame.msg_type == WSMsgType.CLOSE:
+                transport.send_close(frame.get_close_code(), frame.get_close_message())
+                transport.disconnect()
+            elif frame.msg_type in (WSMsgType.BINARY, WSMsgType.TEXT):
+                transport.send(frame.msg_type, frame.get_payload_as_memoryview())
+
+    server = await ws_create_server(lambda _: Echo(), HOST, port, max_frame_size=LIMIT)
+    async with server:
+        await server.serve_forever()
+
+
+async def wsproto_server(port: int) -> None:
+    from wsproto import ConnectionType, WSConnection
+    from wsproto.events import AcceptConnection, BytesMessage, CloseConnection, Ping, Request, TextMessage
+
+    class Echo(asyncio.Protocol):
+        def connection_made(self, transport):  # type: ignore[no-untyped-def]
+            self.transport = transport
+            self.ws = WSConnection(ConnectionType.SERVER)
+            self.parts = []
+
+        def data_received(self, data):  # type: ignore[no-untyped-def]
+            self.ws.receive_data(data)
+            out = []
+            for event in self.ws.events():
+                if isinstance(event, Request):
+                    out.append(self.ws.send(AcceptConnection()))
+                elif isinstance(event, (BytesMessage, TextMessage)):
+                    self.parts.append(event.data)
+                    if event.message_finished:
+                        whole = (b"" if isinstance(event, BytesMessage) else "").join(self.parts)
+                        self.parts = []
+                        out.append(self.ws.send(type(event)(data=whole)))
+                elif isinstance(event, Ping):
+                    out.append(self.ws.send(event.response()))
+                elif isinstance(event, CloseConnection):
+                    out.append(self.ws.send(event.response()))
+                    self.transport.write(b"".join(out))
+                    self.transport.close()
+                    return
+            if out:
+                self.transport.write(b"".join(out))
+
+    server = await asyncio.get_running_loop().create_server(Echo, HOST, port)
+    async with server:
+        await server.serve_forever()
+
+
+async def asyncio_tcp_server(port: int) -> None:
+    class Echo(asyncio.Protocol):
+        def connection_made(self, transport):  # type: ignore[no-untyped-def]
+            self.transport = transport
+
+        def data_received(self, data):  # type: ignore[no-untyped-def]
+            self.transport.write(data)
+
+    server = await asyncio.get_running_loop().create_server(Echo, HOST, port)
+    async with server:
+        await server.serve_forever()
+
+
+def socket_tcp_server(port: int) -> None:
+    listener = socket.create_server((HOST, port))
+
+    def serve(connection: socket.socket) -> None:
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        buffer = bytearray(1 << 20)
+        view = memoryview(buffer)
+        with connection:
+            while True:
+                count = connection.recv_into(buffer)
+                if not count:
+                    return
+                connection.sendall(view[:count])
+
+    while True:
+        connection, _ = listener.accept()
+        threading.Thread(target=serve, args=(connection,), daemon=True).start()
+
+
+SERVERS = {
+    "fastws": fastws_server,
+    "fastws-pure": fastws_server,
+    "websockets": websockets_server,
+    "aiohttp": aiohttp_server,
+    "picows": picows_server,
+    "wsproto": wsproto_server,
+    "asyncio-tcp": asyncio_tcp_server,
+    "socket-tcp": socket_tcp_server,
+}
+
+if __name__ == "__main__":
+    kind, port = sys.argv[1], int(sys.argv[2])
+    if kind == "fastws-pure":
+        assert os.environ.get("FASTWS_NO_EXTENSIONS") == "1"
+    run = SERVERS[kind]
+    try:
+        if asyncio.iscoroutinefunction(run):
+            asyncio.run(run(port))
+        else:
+            run(port)
+    except KeyboardInterrupt:
+        pass
