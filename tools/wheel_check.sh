@@ -58,22 +58,12 @@ step "fresh virtualenv with the repaired wheel and the test extra"
 "$python" -m venv "$work/venv"
 "$work/venv/bin/pip" install "${repaired[0]}[test]"
 mkdir "$work/run"
-cp -R "$work/src/tests" "$work/run/tests"
-# A plugin that fails the run unless fastws comes from site-packages with its extension.
-cat > "$work/run/installed_fastws.py" <<'EOF'
-import os
-import fastws
-
-def pytest_report_header(config):
-    return f"fastws {fastws.__version__} from {os.path.dirname(fastws.__file__)} ({fastws.implementation}, simd {fastws.simd})"
-
-def pytest_sessionstart(session):
-    assert "site-packages" in fastws.__file__, f"fastws imported from {fastws.__file__}, not the installed wheel"
-    assert fastws.implementation == "cython", fastws.implementation_error
-EOF
+"$work/venv/bin/python" -c "import fastws, importlib.metadata as m; assert m.version('fastws') == fastws.__version__"
 
 step "the whole test suite against the installed wheel (cython and python), from $work/run"
-(cd "$work/run" && "$work/venv/bin/python" -m pytest tests -p installed_fastws -p no:cacheprovider -q --rootdir=. \
+# The clone's tests/ (its src/ is never on sys.path); the plugin asserts fastws comes
+# from site-packages, with its extension.
+(cd "$work/run" && PYTHONPATH="$work/src/tools" "$work/venv/bin/python" -m pytest "$work/src/tests" -p nox_installed_check -p no:cacheprovider -q \
     | grep -vE '^[.sxFE]+ *(\[ *[0-9]+%\])?$') || fail "tests failed against the installed wheel"
 (cd "$work/run" && "$work/venv/bin/python" -m fastws > /dev/null) || fail "python -m fastws failed"
 
