@@ -38,7 +38,7 @@ class connect:
     ``async with connect(uri) as ws:`` (closes it on exit).
 
     ``ssl``: an ``ssl.SSLContext`` for ``wss://`` (the default context when None);
-    ``subprotocols`` to offer; ``compression`` "deflate" or None; ``origin``,
+    ``subprotocols`` to offer; ``compression`` "deflate" or None (``compression_level``: zlib's, default 1); ``origin``,
     ``extra_headers``; ``max_message_size``, ``max_queue``, ``ping_interval``,
     ``ping_timeout``, ``close_timeout``, ``open_timeout``. Raises
     ``InvalidHandshake`` when the server refuses or breaks the handshake.
@@ -51,6 +51,7 @@ class connect:
         ssl: Optional[ssl_module.SSLContext] = None,
         subprotocols: Sequence[str] = (),
         compression: Optional[str] = "deflate",
+        compression_level: int = 1,
         origin: Optional[str] = None,
         extra_headers: Sequence[Tuple[str, str]] = (),
         max_message_size: Optional[int] = DEFAULT_MAX_MESSAGE_SIZE,
@@ -69,6 +70,7 @@ class connect:
             ssl=ssl,
             subprotocols=tuple(subprotocols),
             compression=compression,
+            compression_level=compression_level,
             origin=origin,
             extra_headers=tuple(extra_headers),
             max_message_size=max_message_size,
@@ -97,7 +99,7 @@ class connect:
             host=host_header,
             target=target,
             subprotocols=o["subprotocols"],
-            extensions=(PerMessageDeflate(),) if o["compression"] == "deflate" else (),
+            extensions=(PerMessageDeflate(compression_level=o["compression_level"]),) if o["compression"] == "deflate" else (),
             origin=o["origin"],
             extra_headers=o["extra_headers"],
         )

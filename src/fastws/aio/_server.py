@@ -92,6 +92,7 @@ class Server:
         ssl: Any = None,
         subprotocols: Sequence[str] = (),
         compression: Optional[str] = "deflate",
+        compression_level: int = 1,
         max_message_size: Optional[int] = DEFAULT_MAX_MESSAGE_SIZE,
         max_queue: int = 16,
         ping_interval: Optional[float] = 20.0,
@@ -111,6 +112,7 @@ class Server:
         self.ssl = ssl
         self.subprotocols = tuple(subprotocols)
         self.compression = compression
+        self.compression_level = compression_level
         self.max_message_size = max_message_size
         self.max_queue = max_queue
         self.ping_interval, self.ping_timeout, self.close_timeout = ping_interval, ping_timeout, close_timeout
@@ -233,7 +235,7 @@ class Server:
             subprotocol = self.select_subprotocol(ws, request.subprotocols)
         else:
             subprotocol = next((name for name in self.subprotocols if name in request.subprotocols), None)
-        extensions = (PerMessageDeflate(),) if self.compression == "deflate" else ()
+        extensions = (PerMessageDeflate(compression_level=self.compression_level),) if self.compression == "deflate" else ()
         ws._write_now(ws._proto.send(AcceptConnection(subprotocol=subprotocol, extensions=extensions)))
         ws._opened_now()
 
@@ -269,7 +271,8 @@ def serve(handler: Handler, host: Optional[str] = None, port: int = 0, **options
 
     Use it as ``async with serve(handler, "127.0.0.1", 8765) as server:`` or
     ``server = await serve(...)``. Options: ``ssl`` (an ``ssl.SSLContext``),
-    ``subprotocols`` (in order of preference), ``compression`` ("deflate" or None),
+    ``subprotocols`` (in order of preference), ``compression`` ("deflate" or None), ``compression_level`` (zlib's, default 1:
+    several times faster than 6 for about the same ratio on typical messages),
     ``max_message_size`` (bytes, None for no limit), ``max_queue`` (received
     messages held before reading pauses), ``ping_interval``/``ping_timeout``
     (keepalive, None to disable), ``close_timeout``, ``open_timeout``,
