@@ -4,7 +4,8 @@
 # installed (not editable) into its own venv, out of the source tree: the build
 # happens in a copy, so the in-place build of src/ is never touched.
 #
-#   tools/build_instrumented.sh [DIR]      (default: $FASTWS_SAN_DIR or /tmp/fastws-san)
+#   tools/build_instrumented.sh [DIR]          (default: $FASTWS_SAN_DIR or /tmp/fastws-san)
+#   tools/build_instrumented.sh --plain DIR    no sanitizers: -O1 -g, for valgrind
 #
 # Leaves DIR/venv (fastws, atheris, Cython, pytest, hypothesis) and DIR/env, a file to
 # source before running anything against it: it sets LD_PRELOAD to atheris's ASan
@@ -13,6 +14,11 @@
 # only; the venv is reused.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+plain=0
+if [ "${1:-}" = --plain ]; then
+    plain=1
+    shift
+fi
 dir="${1:-${FASTWS_SAN_DIR:-${TMPDIR:-/tmp}/fastws-san}}"
 python="${PYTHON:-python3}"
 mkdir -p "$dir"
@@ -41,8 +47,16 @@ rm -f "$copy"/src/fastws/*.so "$copy"/src/fastws/_speedups.c
 # tools/ubsan.supp can silence Cython's NULL + 0 in the generated file (halt_on_error
 # still makes any other pointer-overflow fatal).
 san="-fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=undefined -fsanitize-recover=pointer-overflow -fno-omit-frame-pointer -g"
-(cd "$copy" && CC=clang LDSHARED="clang -shared" CFLAGS="$san" LDFLAGS="$san" FASTWS_BUILD_EXTENSION=yes \
+if [ "$plain" = 1 ]; then
+    san="-O1 -g -fno-omit-frame-pointer"  # no libFuzzer, no sanitizer: valgrind's build
+fi
+(cd "$copy" && CC="$root/tools/cc-debug.sh clang" LDSHARED="$root/tools/cc-debug.sh clang -shared" CFLAGS="$san" LDFLAGS="$san" FASTWS_BUILD_EXTENSION=yes \
     "$dir/venv/bin/pip" install -q --no-build-isolation --no-deps --force-reinstall .)
+
+if [ "$plain" = 1 ]; then
+    (cd / && "$dir/venv/bin/python" -c 'import fastws; assert fastws.implementation == "cython", fastws.implementation_error; print("plain -O1 -g fastws:", fastws.implementation, fastws.simd)')
+    exit 0
+fi
 
 atheris_dir="$("$dir/venv/bin/python" -c 'import atheris; print(atheris.path())')"
 runtime="$atheris_dir/asan_with_fuzzer.so"
