@@ -63,6 +63,7 @@ _CLOSED = ConnectionState.CLOSED
 _READ_SIZE = 256 * 1024  # the receive buffer, reused for every read
 _FLUSH_AT = 64 * 1024  # pending writes past this size go out at once
 _TEXT_TYPE, _BINARY_TYPE = TextMessage, BinaryMessage
+_TEXT_OPCODE, _BINARY_OPCODE = Opcode.TEXT, Opcode.BINARY
 
 Message = Union[str, bytes]
 
@@ -110,6 +111,8 @@ class WebSocket(asyncio.BufferedProtocol):
         self._proto = connection
         self._core: Any = connection._core if getattr(connection, "_core", None) is not None else _impl
         self._client = bool(getattr(connection, "_client", False))
+        self._encode = self._core.encode_frame
+        self._plain = False  # a server without compression: send() encodes frames itself
         self.max_queue = max(1, max_queue)
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
@@ -225,6 +228,25 @@ class WebSocket(asyncio.BufferedProtocol):
         if self._write_paused:
             await self._drain()
         proto = self._proto
+        if self._plain and proto.state is _OPEN and proto._sending is None:
+            # The common case, a server without compression: the frame is the
+            # payload behind a header (RFC 6455 §5.2), nothing for the protocol
+            # layer to track. (Its send_* would do the same, with more calls.)
+            kind = type(message)
+            if kind is bytes:
+                data = self._encode(_BINARY_OPCODE, message)
+            elif kind is str:
+                data = self._encode(_TEXT_OPCODE, message.encode())  # type: ignore[union-attr]
+            else:
+                data = self._encode(_BINARY_OPCODE, bytes(message))
+            self._pending.append(data)
+            self._pending_size += len(data)
+            if self._pending_size >= _FLUSH_AT:
+                self._flush()
+            elif not self._flush_scheduled:
+                self._flush_scheduled = True
+                self._loop.call_soon(self._flush)
+            return
         try:
             if type(message) is str:
                 data = proto.send_text(message)
@@ -494,6 +516,7 @@ class WebSocket(asyncio.BufferedProtocol):
     # -- opening and keepalive --------------------------------------------------------
 
     def _opened_now(self) -> None:
+        self._plain = not self._client and not self._proto.extensions
         if not self._opened.done():
             self._opened.set_result(None)
         if self.ping_interval:

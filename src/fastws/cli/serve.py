@@ -56,7 +56,8 @@ async def _serve(arguments: argparse.Namespace) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(signum, lambda: stop.done() or stop.set_result(None))
     async with server:
-        print(f"fastws {arguments.command} server on ws://{arguments.host}:{server.bound_port}", flush=True)
+        scheme = "ws" if arguments.command == "echo" else "http"
+        print(f"fastws {arguments.command} server on {scheme}://{arguments.host}:{server.bound_port}/", flush=True)
         await stop
 
 
