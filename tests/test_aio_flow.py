@@ -7,6 +7,7 @@ import asyncio
 import datetime
 import ipaddress
 import ssl
+import subprocess
 import time
 from pathlib import Path
 from typing import Any, List
@@ -255,7 +256,19 @@ def test_broadcast_many_clients_one_slow(impl: Any) -> None:
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A self-signed certificate for 127.0.0.1 and localhost, made now."""
+    """A self-signed certificate for 127.0.0.1 and localhost, made now (with the
+    ``cryptography`` package, or else the ``openssl`` command)."""
+    path = tmp_path_factory.mktemp("tls") / "cert.pem"
+    try:
+        import cryptography  # noqa: F401
+    except ImportError:
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+             "-subj", "/CN=fastws test", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(path), "-out", str(path) + ".crt"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        path.write_bytes(path.read_bytes() + Path(str(path) + ".crt").read_bytes())
+        return path
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -276,7 +289,6 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> Path:
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
-    path = tmp_path_factory.mktemp("tls") / "cert.pem"
     path.write_bytes(
         cert.public_bytes(serialization.Encoding.PEM)
         + key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
