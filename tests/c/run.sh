@@ -6,6 +6,7 @@
 #
 # Exit status is non-zero if any build or test fails. A missing cross toolchain is
 # reported loudly but only fails the run when FASTWS_REQUIRE_NEON=1.
+# FASTWS_CROSS_CC and FASTWS_QEMU override the cross compiler and emulator names.
 set -u
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -73,13 +74,15 @@ if command -v gcc >/dev/null 2>&1; then
 fi
 
 echo "=== aarch64 (NEON) under qemu-user"
-cross=aarch64-linux-gnu-gcc
-if command -v "$cross" >/dev/null 2>&1 && command -v qemu-aarch64 >/dev/null 2>&1; then
+cross="${FASTWS_CROSS_CC:-aarch64-linux-gnu-gcc}"
+qemu="${FASTWS_QEMU:-qemu-aarch64}"
+if command -v "$cross" >/dev/null 2>&1 && command -v "$qemu" >/dev/null 2>&1; then
+    # -static: qemu-user then needs no aarch64 sysroot (-L) at run time
     run "aarch64 build" "$cross" "${warn[@]}" -O2 -static "${srcs[@]}" -o "$out/test-aarch64" &&
-        run "aarch64 test (qemu)" qemu-aarch64 "$out/test-aarch64"
+        run "aarch64 test (qemu)" "$qemu" "$out/test-aarch64"
 else
     echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
-    echo "!!! NEON NOT TESTED: need $cross and qemu-aarch64"
+    echo "!!! NEON NOT TESTED: need $cross and $qemu"
     echo "!!! (Debian: apt-get install -y gcc-aarch64-linux-gnu qemu-user)"
     echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
     if [ "${FASTWS_REQUIRE_NEON:-0}" = 1 ]; then
