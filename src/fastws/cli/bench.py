@@ -359,6 +359,8 @@ def _throughput(result: Result) -> str:
 
 def _table(results: Sequence[Result], out: TextIO) -> None:
     best = best_peer(results)
+    # Where no peer ran (plain ``python -m fastws``), compare with fastws' pure Python.
+    pure = {(r.operation, r.case): r for r in results if r.label == "fastws python"}
     previous: Optional[Result] = None
     for result in results:
         if previous is None or result.operation != previous.operation:
@@ -367,7 +369,13 @@ def _table(results: Sequence[Result], out: TextIO) -> None:
         elif result.case != previous.case:
             print(file=out)
         peer = best.get((result.operation, result.case))
-        ratio = f"{peer.median_ns / result.median_ns:.2f}x" if peer else "-"
+        python = pure.get((result.operation, result.case))
+        if peer:
+            ratio = f"{peer.median_ns / result.median_ns:.2f}x"
+        elif python and python is not result:
+            ratio = f"{python.median_ns / result.median_ns:.1f}x python"
+        else:
+            ratio = "-"
         name = result.case if previous is None or (result.operation, result.case) != (previous.operation, previous.case) else ""
         print(f"  {name:<14} {result.label:<22} {_duration(result.median_ns):>10} {_throughput(result):>18} {ratio:>13}", file=out)
         previous = result
