@@ -13,10 +13,11 @@ socket and the parser. The queue of received messages is bounded: past
 them down to a quarter of it, so a slow reader makes the peer wait, not our memory
 grow.
 
-Sending: ``send`` encodes the frame at once and appends it to a list of pending
-writes, flushed in one ``transport.write`` on the next turn of the loop (or at once
-past 64 KiB): a handler that answers a burst of messages costs one system call, not
-one per message. When the transport's buffer passes its high-water mark, the loop
+Sending: ``send`` encodes the frame at once. The first write of a turn of the
+loop goes out at once when no received message waits to be answered (a round trip
+waits for nothing); the others are appended to a list of pending writes, flushed in
+one ``transport.write`` at the end of the turn (or at once past 64 KiB): a handler
+that answers a burst of messages costs one system call, not one per message. When the transport's buffer passes its high-water mark, the loop
 calls ``pause_writing`` and every ``send`` waits until ``resume_writing``.
 
 Closing: a close frame sent starts a timer (``close_timeout``) after which the
@@ -239,13 +240,7 @@ class WebSocket(asyncio.BufferedProtocol):
                 data = self._encode(_TEXT_OPCODE, message.encode())  # type: ignore[union-attr]
             else:
                 data = self._encode(_BINARY_OPCODE, bytes(message))
-            self._pending.append(data)
-            self._pending_size += len(data)
-            if self._pending_size >= _FLUSH_AT:
-                self._flush()
-            elif not self._flush_scheduled:
-                self._flush_scheduled = True
-                self._loop.call_soon(self._flush)
+            self._write(data)
             return
         try:
             if type(message) is str:
@@ -296,8 +291,16 @@ class WebSocket(asyncio.BufferedProtocol):
     # -- sending --------------------------------------------------------------------
 
     def _write(self, data: bytes) -> None:
-        pending = self._pending
-        pending.append(data)
+        if not self._flush_scheduled and not self._queue:
+            # The first write of this turn of the loop, with no received message
+            # left to answer: out at once (a round trip waits for nothing). Later
+            # writes in the same turn gather, and go out together at its end.
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+            if not self._lost:
+                self.transport.write(data)
+            return
+        self._pending.append(data)
         self._pending_size += len(data)
         if self._pending_size >= _FLUSH_AT:
             self._flush()
