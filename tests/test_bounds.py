@@ -27,6 +27,10 @@ from protocol_helpers import REQUEST, failure_code, open_server
 
 MiB = 2**20
 KEY = b"\x37\xfa\x21\x3d"
+# Under AddressSanitizer (tools/sanitize.sh) RSS says little: shadow memory and the
+# quarantine of freed blocks inflate it. The attacks still run; their RSS bound is
+# checked by the plain runs. tracemalloc figures are unaffected.
+UNDER_ASAN = "asan" in os.environ.get("LD_PRELOAD", "")
 
 
 def peak_of(attack: Callable[[], Any]) -> Tuple[Any, int]:
@@ -154,7 +158,7 @@ def test_million_tiny_frames_parse_in_bounded_memory(impl: Any) -> None:
         """,
     )
     assert output.split() == ["1000000"]
-    assert growth < 16 * MiB, growth
+    assert growth < 16 * MiB or UNDER_ASAN, growth
 
 
 def test_million_fragments_hit_the_message_limit(impl: Any) -> None:
@@ -177,7 +181,7 @@ def test_million_fragments_hit_the_message_limit(impl: Any) -> None:
         """,
     )
     assert output.split() == ["1009", "CLOSED"]
-    assert growth < 64 * MiB, growth
+    assert growth < 64 * MiB or UNDER_ASAN, growth
 
 
 def test_endless_empty_fragments_stay_bounded(impl: Any) -> None:
@@ -408,7 +412,7 @@ def test_reject_body_is_bounded(impl: Any) -> None:
 def test_rss_helper_measures_growth() -> None:
     # The subprocess measure sees an allocation that the attacks must not make.
     _, growth = rss_peak_of("python", "block = b'x' * (64 * 2**20)\n")
-    assert 60 * MiB < growth < 80 * MiB, growth
+    assert 60 * MiB < growth < 80 * MiB or UNDER_ASAN, growth
 
 
 # -- inputs found by fuzzing (fuzz/corpus/*/regression-*) --------------------------

@@ -26,6 +26,9 @@ ROUNDS = max(1, int(os.environ.get("FASTWS_LEAK_ROUNDS", "1")))
 KEY = b"\x37\xfa\x21\x3d"
 MiB = 2**20
 PAGE = os.sysconf("SC_PAGE_SIZE")
+# Under AddressSanitizer (tools/sanitize.sh) freed memory sits in a quarantine, so
+# RSS grows by design: only the count of live blocks is checked there.
+UNDER_ASAN = "asan" in os.environ.get("LD_PRELOAD", "")
 
 
 def rss() -> int:
@@ -189,4 +192,4 @@ def test_no_growth(name: str, workload: Callable[[Any], Callable[[], None]], rep
     print(f"\n{name}: {repetitions * ROUNDS} repetitions, blocks {grown_blocks:+d}, RSS {grown_rss:+d} bytes")
     # A leak of one object per repetition would be tens of thousands of blocks.
     assert grown_blocks < 100, f"{name}: {grown_blocks} more Python memory blocks after {repetitions * ROUNDS} repetitions"
-    assert grown_rss < 2 * MiB, f"{name}: RSS grew by {grown_rss} bytes after {repetitions * ROUNDS} repetitions"
+    assert grown_rss < 2 * MiB or UNDER_ASAN, f"{name}: RSS grew by {grown_rss} bytes after {repetitions * ROUNDS} repetitions"
