@@ -54,8 +54,8 @@ def test_slow_reader_pauses_reading_not_memory(impl: Any) -> None:
                 server_ws = state["ws"]
                 assert server_ws._reading_paused
                 # Memory held by the server: the queue is bounded by max_queue plus
-                # what one read (256 KiB) can complete, whatever the client sent.
-                assert len(server_ws._queue) <= 8 + 4
+                # what one read (1 MiB) can complete, whatever the client sent.
+                assert len(server_ws._queue) <= 8 + 16
                 assert sent > len(server_ws._queue)
                 state["sent"] = sent + 1
                 state["release"].set()

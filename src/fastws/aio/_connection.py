@@ -4,7 +4,8 @@ application's handle in one object.
 Theory of operation
 -------------------
 Receiving: the object is an ``asyncio.BufferedProtocol``. The event loop reads
-straight into one preallocated buffer (``get_buffer``); ``buffer_updated`` hands the
+straight into one preallocated 1 MiB buffer (``get_buffer``), shared by every
+connection of the thread; ``buffer_updated`` hands the
 new bytes to the sans-IO connection (``fastws.protocol``), turns its events into
 queued messages, pong results and closing state, and writes what the connection
 queued (pongs, the echo of a close frame). No copy and no task switch between the
@@ -34,6 +35,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import struct
+import threading
 import time
 from collections import deque
 from types import ModuleType
@@ -61,7 +64,19 @@ logger = logging.getLogger("fastws.aio")
 
 _OPEN = ConnectionState.OPEN
 _CLOSED = ConnectionState.CLOSED
-_READ_SIZE = 256 * 1024  # the receive buffer, reused for every read
+_READ_SIZE = 1 << 20  # the receive buffer: one per thread, shared by its connections
+_local = threading.local()
+_SHORT, _LONG = struct.Struct("!BBH"), struct.Struct("!BBQ")
+
+
+def _read_buffer() -> memoryview:
+    """This thread's receive buffer. Every connection of an event loop can share
+    it: the loop calls ``get_buffer``, reads, and calls ``buffer_updated`` with no
+    other connection's turn in between, and the parser copies what it keeps."""
+    view = getattr(_local, "view", None)
+    if view is None:
+        view = _local.view = memoryview(bytearray(_READ_SIZE))
+    return view  # type: ignore[no-any-return]
 _FLUSH_AT = 64 * 1024  # pending writes past this size go out at once
 _TEXT_TYPE, _BINARY_TYPE = TextMessage, BinaryMessage
 _TEXT_OPCODE, _BINARY_OPCODE = Opcode.TEXT, Opcode.BINARY
@@ -107,7 +122,6 @@ class WebSocket(asyncio.BufferedProtocol):
         ping_interval: Optional[float] = 20.0,
         ping_timeout: Optional[float] = 20.0,
         close_timeout: float = 10.0,
-        read_size: int = _READ_SIZE,
     ) -> None:
         self._proto = connection
         self._core: Any = connection._core if getattr(connection, "_core", None) is not None else _impl
@@ -119,8 +133,7 @@ class WebSocket(asyncio.BufferedProtocol):
         self.ping_timeout = ping_timeout
         self.close_timeout = close_timeout
         self._loop = asyncio.get_running_loop()
-        self._buffer = bytearray(read_size)
-        self._view = memoryview(self._buffer)
+        self._view = _read_buffer()
         self.transport: Any = None
         self.remote_address: Any = None
         #: The opening handshake: the client's ``Request`` (on a server, with every
@@ -234,13 +247,18 @@ class WebSocket(asyncio.BufferedProtocol):
             # payload behind a header (RFC 6455 §5.2), nothing for the protocol
             # layer to track. (Its send_* would do the same, with more calls.)
             kind = type(message)
-            if kind is bytes:
-                data = self._encode(_BINARY_OPCODE, message)
-            elif kind is str:
-                data = self._encode(_TEXT_OPCODE, message.encode())  # type: ignore[union-attr]
+            if kind is str:
+                opcode, payload = _TEXT_OPCODE, message.encode()  # type: ignore[union-attr]
             else:
-                data = self._encode(_BINARY_OPCODE, bytes(message))
-            self._write(data)
+                opcode, payload = _BINARY_OPCODE, message if kind is bytes else bytes(message)
+            if len(payload) < _FLUSH_AT:
+                self._write(self._encode(opcode, payload))
+            else:
+                # A large payload is written as it is, behind its header: copying
+                # it into one frame costs more than a second system call.
+                self._write_now(_header(opcode, len(payload)))
+                if not self._lost:
+                    self.transport.write(payload)
             return
         try:
             if type(message) is str:
@@ -569,6 +587,15 @@ class WebSocket(asyncio.BufferedProtocol):
             self._keepalive = None
             if task is not asyncio.current_task():
                 task.cancel()
+
+
+def _header(opcode: int, length: int) -> bytes:
+    """The header of an unmasked, final frame (RFC 6455 §5.2)."""
+    if length < 126:
+        return bytes((0x80 | opcode, length))
+    if length < 65536:
+        return _SHORT.pack(0x80 | opcode, 126, length)
+    return _LONG.pack(0x80 | opcode, 127, length)
 
 
 def broadcast(connections: Iterable[WebSocket], message: Union[Message, bytearray, memoryview], *, max_buffer: int = 256 * 1024) -> int:
