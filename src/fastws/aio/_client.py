@@ -108,8 +108,8 @@ class connect:
             return WebSocket(proto, max_queue=o["max_queue"], ping_interval=o["ping_interval"], ping_timeout=o["ping_timeout"], close_timeout=o["close_timeout"])
 
         async def open_() -> WebSocket:
-            extra = {"server_hostname": o["server_hostname"] or host} if context is not None else {}
-            _, ws = await loop.create_connection(factory, host, port, ssl=context, **extra)
+            hostname = (o["server_hostname"] or host) if context is not None else None
+            _, ws = await loop.create_connection(factory, host, port, ssl=context, server_hostname=hostname)
             ws.request = request
             ws._write_now(proto.send(request))
             try:
@@ -118,7 +118,7 @@ class connect:
                 if not ws._lost:
                     ws.transport.abort()
                 raise
-            return ws  # type: ignore[no-any-return]
+            return ws
 
         if o["open_timeout"]:
             return await asyncio.wait_for(open_(), o["open_timeout"])

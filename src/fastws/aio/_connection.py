@@ -73,10 +73,10 @@ def _read_buffer() -> memoryview:
     """This thread's receive buffer. Every connection of an event loop can share
     it: the loop calls ``get_buffer``, reads, and calls ``buffer_updated`` with no
     other connection's turn in between, and the parser copies what it keeps."""
-    view = getattr(_local, "view", None)
+    view: Optional[memoryview] = getattr(_local, "view", None)
     if view is None:
         view = _local.view = memoryview(bytearray(_READ_SIZE))
-    return view  # type: ignore[no-any-return]
+    return view
 _FLUSH_AT = 64 * 1024  # pending writes past this size go out at once
 _TEXT_TYPE, _BINARY_TYPE = TextMessage, BinaryMessage
 _TEXT_OPCODE, _BINARY_OPCODE = Opcode.TEXT, Opcode.BINARY
@@ -141,21 +141,21 @@ class WebSocket(asyncio.BufferedProtocol):
         self.request: Optional[Request] = None
         self.response: Optional[AcceptConnection] = None
         self._queue: Deque[Message] = deque()
-        self._recv_waiter: Optional[asyncio.Future] = None
+        self._recv_waiter: Optional[asyncio.Future[None]] = None
         self._reading_paused = False
         self._pending: List[bytes] = []
         self._pending_size = 0
         self._flush_scheduled = False
         self._write_paused = False
-        self._drain_waiters: List[asyncio.Future] = []
-        self._pings: Dict[bytes, Tuple[asyncio.Future, float]] = {}
-        self._keepalive: Optional[asyncio.Task] = None
+        self._drain_waiters: List[asyncio.Future[None]] = []
+        self._pings: Dict[bytes, Tuple[asyncio.Future[float], float]] = {}
+        self._keepalive: Optional[asyncio.Task[None]] = None
         self._close_timer: Optional[asyncio.TimerHandle] = None
         self._deferred: Optional[bytes] = None  # a failure's close frame, held back (see above)
         self._failed: Optional[Tuple[int, str]] = None
         self._close_sent = False  # this side started the closing handshake
-        self._opened: asyncio.Future = self._loop.create_future()
-        self._closed: asyncio.Future = self._loop.create_future()
+        self._opened: asyncio.Future[None] = self._loop.create_future()
+        self._closed: asyncio.Future[None] = self._loop.create_future()
         self._lost = False
         #: Called once with this connection when the handshake succeeded (the server's hook).
         self._on_open: Optional[Callable[[WebSocket], None]] = None
@@ -169,7 +169,7 @@ class WebSocket(asyncio.BufferedProtocol):
         return self._proto.subprotocol  # type: ignore[no-any-return]
 
     @property
-    def extensions(self) -> tuple:
+    def extensions(self) -> Tuple[Any, ...]:
         return self._proto.extensions  # type: ignore[no-any-return]
 
     @property
@@ -246,11 +246,11 @@ class WebSocket(asyncio.BufferedProtocol):
             # The common case, a server without compression: the frame is the
             # payload behind a header (RFC 6455 §5.2), nothing for the protocol
             # layer to track. (Its send_* would do the same, with more calls.)
-            kind = type(message)
-            if kind is str:
-                opcode, payload = _TEXT_OPCODE, message.encode()  # type: ignore[union-attr]
+            payload: bytes
+            if type(message) is str:
+                opcode, payload = _TEXT_OPCODE, message.encode()
             else:
-                opcode, payload = _BINARY_OPCODE, message if kind is bytes else bytes(message)
+                opcode, payload = _BINARY_OPCODE, message if type(message) is bytes else bytes(message)  # type: ignore[arg-type]
             if len(payload) < _FLUSH_AT:
                 self._write(self._encode(opcode, payload))
             else:
@@ -270,7 +270,7 @@ class WebSocket(asyncio.BufferedProtocol):
                 # Answering a message that came before a protocol failure: the
                 # protocol layer is closed, so encode the frame here (uncompressed).
                 opcode = Opcode.TEXT if type(message) is str else Opcode.BINARY
-                payload = message.encode() if type(message) is str else bytes(message)  # type: ignore[union-attr]
+                payload = message.encode() if isinstance(message, str) else bytes(message)
                 mask = os.urandom(4) if self._client else None
                 self._write(self._core.encode_frame(opcode, payload, mask=mask))
                 return
@@ -287,7 +287,7 @@ class WebSocket(asyncio.BufferedProtocol):
         elif data in self._pings:
             raise ValueError("a ping with this payload is already waiting")
         waiter = self._send_ping(bytes(data))
-        return await waiter  # type: ignore[no-any-return]
+        return await waiter
 
     async def pong(self, data: bytes = b"") -> None:
         """An unsolicited pong: a heartbeat (RFC 6455 §5.5.3)."""
@@ -365,7 +365,7 @@ class WebSocket(asyncio.BufferedProtocol):
             if not waiter.done():
                 waiter.set_result(None)
 
-    def _send_ping(self, data: bytes) -> asyncio.Future:
+    def _send_ping(self, data: bytes) -> asyncio.Future[float]:
         try:
             wire = self._proto.send_ping(data)
         except InvalidState:
@@ -607,7 +607,7 @@ def broadcast(connections: Iterable[WebSocket], message: Union[Message, bytearra
     message uncompressed (RFC 7692 §6). Client connections mask each frame.
     Returns how many connections it was written to."""
     opcode = Opcode.TEXT if type(message) is str else Opcode.BINARY
-    payload = message.encode() if type(message) is str else bytes(message)  # type: ignore[union-attr]
+    payload = message.encode() if isinstance(message, str) else bytes(message)
     frames: Dict[int, bytes] = {}
     sent = 0
     for ws in connections:

@@ -125,8 +125,8 @@ class Server:
         #: Every open connection (after the handshake).
         self.connections: Set[WebSocket] = set()
         self._accepting: Set[WebSocket] = set()
-        self._handlers: Set[asyncio.Task] = set()
-        self._server: Optional[asyncio.AbstractServer] = None
+        self._handlers: Set[asyncio.Task[None]] = set()
+        self._server: Optional[asyncio.Server] = None
         self._closing = False
 
     # -- life cycle -----------------------------------------------------------------

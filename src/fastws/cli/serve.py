@@ -12,7 +12,7 @@ import argparse
 import asyncio
 import signal
 import sys
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 ECHO_MAX_MESSAGE_SIZE = 2**25  # Autobahn's 9.* cases send 16 MiB messages, some in 65,536 fragments
 
@@ -47,14 +47,19 @@ async def echo(ws: Any) -> None:
 async def _serve(arguments: argparse.Namespace) -> None:
     from ..aio import serve
 
-    options: dict = dict(compression=None if arguments.no_compression else "deflate", ping_interval=arguments.ping_interval, ping_timeout=arguments.ping_interval)
+    options: Dict[str, Any] = dict(compression=None if arguments.no_compression else "deflate", ping_interval=arguments.ping_interval, ping_timeout=arguments.ping_interval)
     if arguments.command == "echo":
         server = serve(echo, arguments.host, arguments.port, max_message_size=arguments.max_message_size, max_queue=64, **options)
     else:
         server = _load_chat().make_server(arguments.host, arguments.port, **options)
-    stop = asyncio.get_running_loop().create_future()
+    stop: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def on_signal() -> None:
+        if not stop.done():
+            stop.set_result(None)
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        asyncio.get_running_loop().add_signal_handler(signum, lambda: stop.done() or stop.set_result(None))
+        asyncio.get_running_loop().add_signal_handler(signum, on_signal)
     async with server:
         scheme = "ws" if arguments.command == "echo" else "http"
         print(f"fastws {arguments.command} server on {scheme}://{arguments.host}:{server.bound_port}/", flush=True)
