@@ -250,3 +250,31 @@ def test_cli_echo_server() -> None:
     finally:
         process.terminate()
         assert process.wait(10) == 0
+
+
+def test_layers() -> None:
+    """fastws.aio builds on fastws.protocol and the core only (STYLE.md: layers)."""
+    code = "import sys, fastws.aio; print(' '.join(sorted(name for name in sys.modules if name.startswith('fastws'))))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert "fastws.protocol" in loaded
+    assert not [name for name in loaded if name.startswith(("fastws.cli", "fastws.compat"))]
+
+
+def test_broadcast_from_clients_masks_each_frame(impl: Any) -> None:
+    got: list = []
+
+    async def collect(ws: aio.WebSocket) -> None:
+        async for message in ws:
+            got.append(message)
+
+    async def main() -> None:
+        async with aio.serve(collect, "127.0.0.1", 0, _core=impl) as server:
+            clients = [await aio.connect(uri(server), _core=impl) for _ in range(3)]
+            assert aio.broadcast(clients, "to the server") == 3
+            assert aio.broadcast(clients, b"\x00bin") == 3
+            for ws in clients:
+                await ws.close()
+            assert aio.broadcast(clients, "after close") == 0
+        assert sorted(got, key=str) == sorted(["to the server"] * 3 + [b"\x00bin"] * 3, key=str)
+
+    run(main())
