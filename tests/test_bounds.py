@@ -418,11 +418,6 @@ def test_rss_helper_measures_growth() -> None:
 # -- inputs found by fuzzing (fuzz/corpus/*/regression-*) --------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="protocol: check_request lets base64's ValueError escape for a 24-character "
-    "Sec-WebSocket-Key with a non-ASCII byte, so receive_data raises instead of answering 400",
-)
 def test_non_ascii_key_gets_400(impl: Any) -> None:
     from fastws.protocol import HandshakeFailed, ServerConnection
 

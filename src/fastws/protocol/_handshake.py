@@ -105,7 +105,7 @@ def check_request(head: Head) -> Request:
     key = _single(headers, "Sec-WebSocket-Key")
     try:
         valid_key = len(key) == 24 and len(base64.b64decode(key, validate=True)) == 16
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a non-ASCII character
         valid_key = False
     if not valid_key:
         raise HandshakeError("Sec-WebSocket-Key is not 16 bytes in base64")
