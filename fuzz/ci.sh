@@ -37,8 +37,9 @@ if ! bash tools/build_instrumented.sh "$san" >"$san/build.log" 2>&1; then
 fi
 tail -n 3 "$san/build.log"
 
+status=0
 echo "=== fuzz: every target ${FASTWS_FUZZ_SECONDS:-30}s"
-bash fuzz/run_all.sh "${FASTWS_FUZZ_SECONDS:-30}"
+bash fuzz/run_all.sh "${FASTWS_FUZZ_SECONDS:-30}" || status=1
 
 echo "=== C-path tests against the sanitized extension"
 # shellcheck disable=SC1091
@@ -46,9 +47,10 @@ source "$san/env"
 (cd tests && "$FASTWS_SAN_PYTHON" -m pytest -q -p no:cacheprovider --rootdir="$root" \
     test_frames.py test_masking.py test_utf8.py test_close.py test_differential.py test_impl.py test_bounds.py test_leaks.py) 2>&1 |
     tee "$san/ci-tests.log" | tail -n 6
-[ "${PIPESTATUS[0]}" = 0 ] || exit 1
+[ "${PIPESTATUS[0]}" = 0 ] || status=1
 if grep -qE "ERROR: AddressSanitizer|runtime error:" "$san/ci-tests.log"; then
     grep -E -A30 "ERROR: AddressSanitizer|runtime error:" "$san/ci-tests.log" | head -n 80
-    exit 1
+    status=1
 fi
-echo "fuzz/ci.sh: passed in $((SECONDS - start))s"
+if [ "$status" = 0 ]; then echo "fuzz/ci.sh: passed in $((SECONDS - start))s"; else echo "fuzz/ci.sh: FAILED after $((SECONDS - start))s"; fi
+exit "$status"
