@@ -426,3 +426,19 @@ def test_non_ascii_key_gets_400(impl: Any) -> None:
     events = server.events()
     assert [type(event) for event in events] == [HandshakeFailed] and events[0].status_code == 400
     assert server.data_to_send().startswith(b"HTTP/1.1 400 ")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="protocol: ClientConnection takes a refusal's Content-Length when str.isdigit() says so, "
+    "which a non-ASCII digit passes, then int() raises ValueError out of receive_data",
+)
+def test_refusal_with_non_ascii_content_length(impl: Any) -> None:
+    from fastws.protocol import ClientConnection, RejectConnection, Request
+
+    client = ClientConnection(_core=impl)
+    client.send(Request(host="example.com"))
+    client.receive_data(b"HTTP/1.1 403 Forbidden\r\nContent-Length: \xb2\r\n\r\nno")
+    client.receive_eof()
+    events = client.events()
+    assert [type(event) for event in events] == [RejectConnection] and events[0].status_code == 403
