@@ -96,8 +96,12 @@ def test_ping_resolves_on_pong_and_attributes(impl: Any) -> None:
                 assert all(0 <= latency < 5 for latency in latencies)
                 with pytest.raises(ValueError):
                     await asyncio.gather(ws.ping(b"same"), ws.ping(b"same"))
+                first = asyncio.ensure_future(ws.recv())
+                await asyncio.sleep(0)
+                with pytest.raises(RuntimeError):
+                    await ws.recv()  # one reader at a time
                 await ws.send("sync")
-                assert await ws.recv() == "sync"
+                assert await first == "sync"
                 local = ws.transport.get_extra_info("sockname")
         assert seen["subprotocol"] == "chat.v2"
         assert seen["request"].target == "/room?x=1"

@@ -215,6 +215,8 @@ class WebSocket(asyncio.BufferedProtocol):
                 self._fail_now()
             if self._lost or self._proto.state is _CLOSED or self._failed is not None:
                 raise self._closed_error()
+            if self._recv_waiter is not None:
+                raise RuntimeError("another task is already waiting in recv()")
             waiter = self._recv_waiter = self._loop.create_future()
             try:
                 await waiter
