@@ -274,7 +274,7 @@ class _Record:
         return self._record
 
     def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
+        if type(other) is not type(self) or not isinstance(other, _Record):  # isinstance: for mypy
             return NotImplemented
         return self._record == other._record
 

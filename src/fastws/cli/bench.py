@@ -121,14 +121,14 @@ def all_cases() -> List[Case]:
     return cases
 
 
-QUICK = {
+QUICK: Dict[str, Sequence[str]] = {
     "apply_mask": ("8 B", "64 KiB"),
     "apply_mask_into": ("8 B", "64 KiB"),
     "validate_utf8": ("ascii 64 KiB", "mixed 64 KiB", "reject 1 MiB"),
     "utf8_chunks": ("mixed 1 MiB",),
     "parse": ("16 B frames", "1 MiB frames"),
 }
-INTRO = {"apply_mask": ("1 MiB",), "validate_utf8": ("mixed 64 KiB",), "parse": ("16 B frames",)}
+INTRO: Dict[str, Sequence[str]] = {"apply_mask": ("1 MiB",), "validate_utf8": ("mixed 64 KiB",), "parse": ("16 B frames",)}
 
 
 # -- contenders ---------------------------------------------------------------------
@@ -238,7 +238,7 @@ class Result(NamedTuple):
 def measure(case: Case, contenders: Sequence[Contender], repeat: int, sample_ns: int, tick: Callable[[], None]) -> List[Result]:
     """Times every contender that has ``case.operation``, round-robin over samples."""
     arguments = case.arguments()
-    runners = []
+    runners: List[Tuple[Contender, Any, Callable[..., Any], int, List[int]]] = []
     for contender in contenders:
         loaded = contender.calls.get(case.operation)
         if loaded is None:
@@ -473,7 +473,7 @@ def _print_goals(report: Sequence[Dict[str, Any]], out: TextIO) -> None:
 
 # -- plot ---------------------------------------------------------------------------
 
-PLOTTED = {  # operation: (panel title, which cases)
+PLOTTED: Dict[str, Tuple[str, Callable[[str], bool]]] = {  # operation: (panel title, which cases)
     "apply_mask": ("apply_mask (new bytes)", lambda case: True),
     "apply_mask_into": ("apply_mask_into (in place)", lambda case: True),
     "validate_utf8": ("validate_utf8, mixed text", lambda case: case.startswith("mixed")),

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import importlib
 import logging
 import os
 import sys
@@ -69,9 +70,9 @@ def _wsaccel_mask() -> Callable[..., Any]:
 
 
 def _autobahn_mask() -> Callable[..., Any]:
-    from autobahn.websocket.xormasker import create_xor_masker  # NVX (C via CFFI) when built
+    from autobahn.websocket.xormasker import create_xor_masker  # type: ignore[attr-defined]  # NVX (C via CFFI) when built
 
-    return lambda data, mask: create_xor_masker(mask, len(data)).process(data)
+    return lambda data, mask: create_xor_masker(mask, len(data)).process(data)  # type: ignore[no-untyped-call]
 
 
 def _aiohttp_mask_into() -> Callable[..., Any]:
@@ -195,7 +196,7 @@ def _websockets_parse(pure: bool) -> Callable[[], Callable[..., Any]]:
         if pure:  # Frame.parse calls its module's apply_mask: the C one when built
             from websockets.utils import apply_mask
 
-            Frame = _private_copy("websockets.frames", apply_mask=apply_mask).Frame  # noqa: N806
+            Frame = _private_copy("websockets.frames", apply_mask=apply_mask).Frame  # type: ignore[misc]  # noqa: N806
         parse = Frame.parse
 
         def run(chunks: Sequence[bytes]) -> List[Any]:
@@ -231,9 +232,10 @@ def _wsproto_parse() -> Callable[..., Any]:
             protocol.receive_bytes(chunk)
             for frame in protocol.received_frames():
                 if frame.frame_finished and not pieces:
-                    payloads.append(frame.payload)
+                    payload = frame.payload  # bytearray before wsproto 1.3
+                    payloads.append(payload if type(payload) is bytes else bytes(payload))  # type: ignore[arg-type]
                 else:
-                    pieces.append(frame.payload)
+                    pieces.append(bytes(frame.payload))  # type: ignore[arg-type]
                     if frame.frame_finished:
                         payloads.append(b"".join(pieces))
                         pieces = []
@@ -257,7 +259,7 @@ def _aiohttp_parse(compiled: bool) -> Callable[[], Callable[..., Any]]:
     def build() -> Callable[..., Any]:
         module: Any
         if compiled:
-            from aiohttp._websocket import reader_c as module
+            module = importlib.import_module("aiohttp._websocket.reader_c")
         else:  # reader_py calls helpers.websocket_mask: the Cython one when built
             from aiohttp._websocket.helpers import _websocket_mask_python
 
@@ -389,20 +391,25 @@ def _no_payload(frame: Any) -> None:
     return None
 
 
+def _returning(call: Callable[..., Any]) -> Callable[[], Callable[..., Any]]:
+    """A loader for a call that needs no loading."""
+    return lambda: call
+
+
 def _itself(payload: bytes) -> bytes:
     return payload
 
 
 def _first(item: Any) -> bytes:
-    return item[0].data  # aiohttp: (WSMessage(type, data, extra), size)
+    return bytes(item[0].data)  # aiohttp: (WSMessage(type, data, extra), size)
 
 
 def _data(frame: Any) -> bytes:
-    return frame.data
+    return bytes(frame.data)
 
 
 def _payload(frame: Any) -> bytes:
-    return frame.payload
+    return bytes(frame.payload)
 
 
 ADAPTERS: Tuple[Adapter, ...] = (
@@ -455,7 +462,7 @@ def fastws_adapters(module: ModuleType, label: str) -> Tuple[Adapter, ...]:
         "parse": parse,
     }
     return tuple(
-        Adapter(label, operation, "fastws", (lambda call=call: call), _payload if operation == "parse" else None)
+        Adapter(label, operation, "fastws", _returning(call), _payload if operation == "parse" else None)
         for operation, call in calls.items()
     )
 

@@ -52,8 +52,8 @@ def uninstall() -> bool:
         return False
     # websockets.legacy.framing imported while installed bound fastws' itself.
     framing = sys.modules.get("websockets.legacy.framing")
-    if framing is not None and framing.apply_mask is _bound:
-        framing.apply_mask = _source.apply_mask
+    if framing is not None and getattr(framing, "apply_mask") is _bound:
+        setattr(framing, "apply_mask", _source.apply_mask)
     return True
 
 

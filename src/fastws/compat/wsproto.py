@@ -50,13 +50,13 @@ class XorMaskerSimple:
         self._masking_key = masking_key
 
     def process(self, data: Any) -> bytearray:
-        data = bytearray(data)
-        if data:
+        masked = bytearray(data)
+        if masked:
             key = self._masking_key
-            _fastws.apply_mask_into(data, key)
-            rotation = len(data) & 3
+            _fastws.apply_mask_into(masked, key)
+            rotation = len(masked) & 3
             self._masking_key = key[rotation:] + key[:rotation]
-        return data
+        return masked
 
 
 def _whole_frame(decoder: Any) -> Optional[Any]:

@@ -68,7 +68,7 @@ def c_int(value: Any) -> int:
             value = int(value)
     if not _INT_MIN <= value <= _INT_MAX:
         raise OverflowError("value too large to convert to int")
-    return value
+    return int(value)
 
 
 def wrap_c_int(value: int) -> int:
