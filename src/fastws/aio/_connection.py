@@ -78,6 +78,7 @@ def _read_buffer() -> memoryview:
         view = _local.view = memoryview(bytearray(_READ_SIZE))
     return view
 _FLUSH_AT = 64 * 1024  # pending writes past this size go out at once
+_SPLIT_AT = 256 * 1024  # payloads from this size are written behind their header, not copied
 _TEXT_TYPE, _BINARY_TYPE = TextMessage, BinaryMessage
 _TEXT_OPCODE, _BINARY_OPCODE = Opcode.TEXT, Opcode.BINARY
 
@@ -253,7 +254,7 @@ class WebSocket(asyncio.BufferedProtocol):
                 opcode, payload = _TEXT_OPCODE, message.encode()
             else:
                 opcode, payload = _BINARY_OPCODE, message if type(message) is bytes else bytes(message)  # type: ignore[arg-type]
-            if len(payload) < _FLUSH_AT:
+            if len(payload) < _SPLIT_AT:
                 self._write(self._encode(opcode, payload))
             else:
                 # A large payload is written as it is, behind its header: copying
