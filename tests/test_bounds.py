@@ -193,6 +193,7 @@ def test_million_fragments_hit_the_message_limit(impl: Any) -> None:
     assert growth < 128 * MiB or UNDER_ASAN, growth
 
 
+@pytest.mark.skipif(UNDER_ASAN, reason="RSS says nothing under ASan")
 @pytest.mark.xfail(
     strict=True,
     reason="protocol: a fragmented message is held as a list of one bytes object per fragment, "
@@ -215,7 +216,7 @@ def test_fragmented_message_is_held_compactly(impl: Any) -> None:
         """,
     )
     assert output.split() == ["None", "OPEN"]
-    assert growth < 4 * 2**18 + 2 * MiB or UNDER_ASAN, growth
+    assert growth < 4 * 2**18 + 2 * MiB, growth
 
 
 def test_endless_empty_fragments_stay_bounded(impl: Any) -> None:
