@@ -4,7 +4,8 @@
 #      extension built with ASan + UBSan + libFuzzer coverage;
 #   2. runs the C-path tests (the modules that drive the extension) against that
 #      same sanitized build.
-# Fails on any finding or sanitizer report. About 7 minutes on 2 cores.
+# Fails on any finding or sanitizer report. About 5 minutes on 2 cores from a fresh
+# clone (build 1 min, fuzzing 7 x 30 s plus start-up, tests under ASan 1 min).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"

@@ -12,6 +12,8 @@
 # contexts and definite leaks whose stack passes through the extension or the
 # kernels count. Logs stay in DIR/valgrind-*.log. FASTWS_VALGRIND_TESTS overrides the
 # test modules. valgrind has no AVX-512: under it the kernels run AVX2 at most.
+# Slow: about 30 minutes on 2 shared cores (3 for the kernels, the rest for ~1,300
+# Cython test cases, hypothesis examples included, under memcheck).
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dir="${1:-${FASTWS_VALGRIND_DIR:-${TMPDIR:-/tmp}/fastws-plain}}"
