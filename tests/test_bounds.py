@@ -194,29 +194,26 @@ def test_million_fragments_hit_the_message_limit(impl: Any) -> None:
 
 
 @pytest.mark.skipif(UNDER_ASAN, reason="RSS says nothing under ASan")
-@pytest.mark.xfail(
-    strict=True,
-    reason="protocol: a fragmented message is held as a list of one bytes object per fragment, "
-    "about 60 bytes per 1-byte fragment, so max_message_size bounds memory only to ~60x itself",
-)
 def test_fragmented_message_is_held_compactly(impl: Any) -> None:
-    # 2**18 one-byte fragments under a 2**18-byte limit: what the connection holds
-    # should stay near the message's size, not 60 times it.
+    # 2**20 one-byte fragments under a 2**20-byte limit: what the connection holds
+    # should stay near the message's size, not 60 times it (a bytes object per
+    # fragment came to ~63 MiB). The slack is the allocator's: each feed's 4096
+    # transient frames leave arenas behind.
     output, growth = rss_peak_of(
         name_of(impl),
         """
         from protocol_helpers import open_server, failure_code
-        server = open_server(impl, max_message_size=2**18)
+        server = open_server(impl, max_message_size=2**20)
         fragment = impl.encode_frame(0, b"x", fin=False, mask=b"abcd")
         server.receive_data(impl.encode_frame(2, b"x", fin=False, mask=b"abcd"))
-        for _ in range(63):
+        for _ in range(255):
             server.receive_data(fragment * 4096)
         server.receive_data(fragment * 4095)
         print(failure_code(server.events()), server.state.name, end=" ")
         """,
     )
     assert output.split() == ["None", "OPEN"]
-    assert growth < 4 * 2**18 + 2 * MiB, growth
+    assert growth < 4 * 2**20 + 8 * MiB, growth
 
 
 def test_endless_empty_fragments_stay_bounded(impl: Any) -> None:
@@ -463,11 +460,6 @@ def test_non_ascii_key_gets_400(impl: Any) -> None:
     assert server.data_to_send().startswith(b"HTTP/1.1 400 ")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="protocol: ClientConnection takes a refusal's Content-Length when str.isdigit() says so, "
-    "which a non-ASCII digit passes, then int() raises ValueError out of receive_data",
-)
 def test_refusal_with_non_ascii_content_length(impl: Any) -> None:
     from fastws.protocol import ClientConnection, RejectConnection, Request
 

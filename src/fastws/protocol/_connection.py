@@ -103,7 +103,7 @@ class Connection:
         self._message: Optional[Opcode] = None
         self._compressed = False
         self._size = 0
-        self._parts: List[bytes] = []
+        self._assembled = bytearray()  # one buffer: 1-byte fragments cost 1 byte each
         self._text_decoder: Any = None
         # The message being sent in fragments: its opcode, None between messages.
         self._sending: Optional[Opcode] = None
@@ -364,8 +364,8 @@ class Connection:
             if fin:
                 validator.finish()
                 validator.reset()
-        # Empty fragments add nothing: keeping them would let a message of endless
-        # 0-byte continuations grow memory without ever reaching max_message_size.
+        # Empty fragments add nothing: an event for each would let a message of
+        # endless 0-byte continuations grow memory without reaching max_message_size.
         if self.stream_messages:
             if payload or fin:
                 if text:
@@ -373,11 +373,10 @@ class Connection:
                 else:
                     self._events.append(BinaryMessage(payload, fin))
         else:
-            if payload:
-                self._parts.append(payload)
+            self._assembled += payload
             if fin:
-                whole = b"".join(self._parts)
-                self._parts = []
+                whole = bytes(self._assembled)
+                self._assembled = bytearray()
                 self._events.append(TextMessage(whole.decode("utf-8")) if text else BinaryMessage(whole))
         if fin:
             self._message = None
@@ -416,7 +415,7 @@ class Connection:
         self.state = next_state(self.state, happening)
         if self.state is _CLOSED:
             self._parser = None
-            self._parts = []
+            self._assembled = bytearray()
             self._codec = None
 
     # -- the opening handshake: role-specific ---------------------------------------
@@ -482,7 +481,8 @@ class ClientConnection(Connection):
             if status != 101:
                 self._reject = RejectConnection(status, head[1])
                 length = header_values(head[1], "Content-Length")
-                self._body_length = int(length[0]) if length and length[0].isdigit() else None
+                # isascii: str.isdigit() also accepts digits like "²" that int() refuses
+                self._body_length = int(length[0]) if length and length[0].isascii() and length[0].isdigit() else None
                 self._handshake_buffer = bytearray(self._rest(head))
                 self._finish_reject(False)
                 return
