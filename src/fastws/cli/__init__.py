@@ -3,6 +3,8 @@
     python -m fastws            implementation, SIMD level and a short benchmark
     python -m fastws bench      fastws against every installed peer (websockets,
                                 wsproto, aiohttp, picows, wsaccel, autobahn, numpy)
+    python -m fastws echo       an echo server (the Autobahn conformance run uses it)
+    python -m fastws chat       the chat example (from a clone: examples/chat/)
 """
 
 from __future__ import annotations
@@ -23,7 +25,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     bench.add_argument("--repeat", type=int, help="samples per case; the median is reported (default 21, 3 with --quick)")
     bench.add_argument("--sample-ms", type=float, help="the shortest sample, in ms (default 5, 0.5 with --quick)")
     bench.add_argument("--only", action="append", metavar="OPERATION", help="apply_mask, apply_mask_into, validate_utf8, utf8_chunks or parse (repeatable)")
+    from . import serve
+
+    serve.add_arguments(commands)  # echo, chat
     arguments = parser.parse_args(argv)
+    if arguments.command in ("echo", "chat"):
+        return serve.run(arguments)
 
     from . import bench as benchmark
     from .peers import OPERATIONS
