@@ -235,13 +235,39 @@ def test_open_timeout_drops_silent_clients(impl: Any) -> None:
     run(main())
 
 
+def test_open_timeout_drops_a_slowloris(impl: Any) -> None:
+    # A client that trickles its request head a byte at a time never finishes it:
+    # the deadline counts from the connection, not from the last byte.
+    async def main() -> None:
+        async with aio.serve(echo, "127.0.0.1", 0, open_timeout=0.3, _core=impl) as server:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.bound_port)
+            request = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"X-Slow: " + b"a" * 1000
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            for byte in request:
+                if reader.at_eof():
+                    break
+                writer.write(bytes((byte,)))
+                try:
+                    await asyncio.wait_for(reader.read(1), 0.05)
+                except asyncio.TimeoutError:
+                    continue
+            closed_after = loop.time() - started
+            assert await asyncio.wait_for(reader.read(), 3) == b""
+            assert closed_after < 2.0, closed_after
+            assert not server.connections
+            writer.close()
+
+    run(main())
+
+
 def test_cli_echo_server() -> None:
     import socket
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "fastws.cli.serve", "echo", "--host", "127.0.0.1", "--port", str(port)], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen([sys.executable, "-m", "fastws", "echo", "--host", "127.0.0.1", "--port", str(port)], stdout=subprocess.PIPE, text=True)
     try:
         assert "echo server on ws://127.0.0.1" in process.stdout.readline()  # type: ignore[union-attr]
 
