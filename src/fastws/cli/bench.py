@@ -254,9 +254,16 @@ def measure(case: Case, contenders: Sequence[Contender], repeat: int, sample_ns:
     enabled = gc.isenabled()
     gc.disable()
     try:
-        for _ in range(repeat):
-            for contender, module, call, loops, samples in runners:
+        for round_number in range(repeat):
+            # Each round starts with another contender, so that no one always
+            # follows the same neighbour.
+            start = round_number % len(runners)
+            for contender, module, call, loops, samples in runners[start:] + runners[:start]:
                 with _simd(module, contender.level):
+                    # One untimed call first: the previous contender leaves the
+                    # allocator in its own state (a fresh mmap for a 16 MiB result
+                    # costs its page faults to whoever allocates next).
+                    time_calls(call, arguments, 1)
                     samples.append(time_calls(call, arguments, loops))
             tick()
     finally:
