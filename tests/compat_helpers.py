@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import array
 import itertools
 from types import ModuleType
 from typing import Any, Callable, Tuple
 
 import pytest
+from hypothesis import strategies as st
 
 
 def run(adapter: ModuleType, with_adapter: bool, scenario: Callable[[], Any]) -> Any:
@@ -32,3 +34,20 @@ def same_with_and_without(
         results.append(run(adapter, with_adapter, scenario))
     assert results[1] == results[0]
     return results[0]
+
+
+#: The buffer kinds wsaccel accepts, for tests that compare the adapters with it.
+kinds = st.sampled_from(["bytes", "bytearray", "memoryview", "array", "strided"])
+
+
+def as_kind(data: bytes, kind: str) -> Any:
+    """``data`` as a buffer of the named kind (strided: a non-contiguous view)."""
+    if kind == "bytearray":
+        return bytearray(data)
+    if kind == "memoryview":
+        return memoryview(data)
+    if kind == "array":
+        return array.array("B", data)
+    if kind == "strided":
+        return memoryview(bytes(byte for pair in zip(data, b"\x00" * len(data)) for byte in pair))[::2]
+    return data

@@ -11,6 +11,7 @@ import wsaccel.utf8validator as real_module
 from hypothesis import given
 from hypothesis import strategies as st
 
+from compat_helpers import as_kind, kinds
 from fastws.compat.wsaccel import utf8validator as compat_module
 
 Real = real_module.Utf8Validator
@@ -71,19 +72,6 @@ def test_decode_a_character() -> None:
 texts = st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=40).map(lambda text: text.encode())
 breakage = st.sampled_from([b"", b"\x80", b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xff", b"\xe2\x82", b"\xf0"])
 documents = st.builds(lambda a, bad, b: a + bad + b, texts, breakage, texts) | st.binary(max_size=60)
-kinds = st.sampled_from(["bytes", "bytearray", "memoryview", "array", "strided"])
-
-
-def as_kind(data: bytes, kind: str) -> Any:
-    if kind == "bytearray":
-        return bytearray(data)
-    if kind == "memoryview":
-        return memoryview(data)
-    if kind == "array":
-        return array.array("B", data)
-    if kind == "strided":
-        return memoryview(bytes(byte for pair in zip(data, b"\x00" * len(data)) for byte in pair))[::2]
-    return data
 
 
 @given(documents, st.lists(st.integers(0, 60), max_size=6), kinds, st.booleans())

@@ -10,6 +10,7 @@ import wsaccel.xormask as real
 from hypothesis import given
 from hypothesis import strategies as st
 
+from compat_helpers import as_kind, kinds
 from fastws.compat.wsaccel import xormask as compat
 
 
@@ -19,19 +20,6 @@ def adapter(impl: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-def as_kind(data: bytes, kind: str) -> Any:
-    if kind == "bytearray":
-        return bytearray(data)
-    if kind == "memoryview":
-        return memoryview(data)
-    if kind == "array":
-        return array.array("B", data)
-    if kind == "strided":
-        return memoryview(bytes(byte for pair in zip(data, b"\x00" * len(data)) for byte in pair))[::2]
-    return data
-
-
-kinds = st.sampled_from(["bytes", "bytearray", "memoryview", "array", "strided"])
 
 
 @given(st.binary(min_size=4, max_size=4), st.lists(st.binary(max_size=300), max_size=6), kinds, kinds, st.booleans())
