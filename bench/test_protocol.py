@@ -21,7 +21,7 @@ BATCH = 100
 
 def _pair(core: Any, deflate: bool) -> Tuple[ClientConnection, ServerConnection]:
     extensions = (PerMessageDeflate(),) if deflate else ()
-    client, server = ClientConnection(_core=core), ServerConnection(_core=core)
+    client, server = ClientConnection(implementation=core), ServerConnection(implementation=core)
     server.receive_data(client.send(Request(host="bench", extensions=extensions)))
     server.events()
     client.receive_data(server.send(AcceptConnection(extensions=extensions)))

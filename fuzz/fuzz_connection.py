@@ -60,14 +60,14 @@ def build(stream: bytes, masked: bool) -> bytes:
 
 def connect(core: Any, server: bool, deflate: Any, options: dict) -> Any:
     if server:
-        connection = ServerConnection(_core=core, **options)
+        connection = ServerConnection(implementation=core, **options)
         offer = b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" if deflate else b""
         connection.receive_data(REQUEST + offer + b"\r\n")
         (request,) = connection.events()
         assert isinstance(request, Request), request
         connection.send(AcceptConnection(extensions=(deflate,) if deflate else ()))
     else:
-        connection = ClientConnection(_core=core, **options)
+        connection = ClientConnection(implementation=core, **options)
         connection.send(Request(host="example.com", extensions=(deflate,) if deflate else ()))
         answer = ""
         if deflate:

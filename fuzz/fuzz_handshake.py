@@ -56,7 +56,7 @@ def parsers(head_bytes: bytes, max_size: int, max_headers: int) -> None:
 
 
 def server(chunks: list, max_size: int, max_headers: int) -> None:
-    connection = ServerConnection(_core=CY, max_head_size=max_size, max_headers=max_headers)
+    connection = ServerConnection(implementation=CY, max_head_size=max_size, max_headers=max_headers)
     for chunk in chunks:
         connection.receive_data(chunk)
     events = connection.events()
@@ -73,7 +73,7 @@ def server(chunks: list, max_size: int, max_headers: int) -> None:
 
 
 def client(chunks: list, max_size: int, max_headers: int) -> None:
-    connection = ClientConnection(_core=CY, max_head_size=max_size, max_headers=max_headers)
+    connection = ClientConnection(implementation=CY, max_head_size=max_size, max_headers=max_headers)
     connection.send(OFFER)
     for chunk in chunks:
         connection.receive_data(chunk)

@@ -127,7 +127,7 @@ def test_send_rules(impl):
         client.send(object())  # type: ignore[arg-type]
     with pytest.raises(InvalidState):
         client.send(Request(host="x"))  # only before the handshake
-    fresh = ClientConnection(_core=impl)
+    fresh = ClientConnection(implementation=impl)
     with pytest.raises(InvalidState):
         fresh.send_text("not yet")
 
@@ -140,8 +140,8 @@ def test_auto_pong_can_be_turned_off(impl):
 
 
 def test_frames_sent_before_the_servers_answer_are_kept(impl):
-    client = ClientConnection(_core=impl)
-    server = ServerConnection(_core=impl)
+    client = ClientConnection(implementation=impl)
+    server = ServerConnection(implementation=impl)
     wire = client.send(Request(host="h"))
     early = masked(impl, Opcode.TEXT, b"early") + masked(impl, Opcode.PING, b"p")
     server.receive_data(wire + early)
@@ -152,8 +152,8 @@ def test_frames_sent_before_the_servers_answer_are_kept(impl):
 
 
 def test_frames_right_after_the_101_are_delivered(impl):
-    client = ClientConnection(_core=impl)
-    server = ServerConnection(_core=impl)
+    client = ClientConnection(implementation=impl)
+    server = ServerConnection(implementation=impl)
     server.receive_data(client.send(Request(host="h")))
     server.events()
     client.receive_data(server.send(AcceptConnection()) + server.send_text("hi"))

@@ -5,7 +5,7 @@ bytes your I/O layer received and returns events, and turns what you send into t
 bytes to write. See docs/protocol.md.
 """
 
-from ._connection import DEFAULT_MAX_MESSAGE_SIZE, ClientConnection, Connection, ServerConnection
+from ._connection import DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE, ClientConnection, Connection, ServerConnection
 from ._deflate import PerMessageDeflate
 from ._errors import HandshakeError, InvalidState
 from ._events import (
@@ -15,6 +15,7 @@ from ._events import (
     ConnectionFailed,
     Event,
     HandshakeFailed,
+    HttpRequest,
     Message,
     Ping,
     Pong,
@@ -22,6 +23,7 @@ from ._events import (
     Request,
     TextMessage,
 )
+from ._prepared import PreparedMessage
 from ._state import ConnectionState
 
 __all__ = [
@@ -32,15 +34,18 @@ __all__ = [
     "Connection",
     "ConnectionFailed",
     "ConnectionState",
+    "DEFAULT_MAX_FRAGMENTS",
     "DEFAULT_MAX_MESSAGE_SIZE",
     "Event",
     "HandshakeError",
     "HandshakeFailed",
+    "HttpRequest",
     "InvalidState",
     "Message",
     "PerMessageDeflate",
     "Ping",
     "Pong",
+    "PreparedMessage",
     "RejectConnection",
     "Request",
     "ServerConnection",

@@ -7,8 +7,9 @@ pongs, the echo of a close frame, the close frame that fails a connection).
 
 Every frame goes through the framing core: ``FrameParser`` splits and unmasks what
 arrives, ``Utf8Validator`` checks text, ``parse_close`` checks close frames,
-``encode_frame`` writes what leaves. The core is injectable (``_core=``) so that the
-tests run both implementations in one process.
+``encode_frame`` writes what leaves. ``implementation=`` picks the core ("cython",
+"python", or a module from ``fastws.load_implementation``), so that tests and
+benchmarks run both in one process.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import os
 from types import ModuleType
 from typing import Any, List, Optional, Tuple, Union
 
-from .. import _impl
+from .. import load_implementation
 from ..codes import CloseCode, Opcode
 from ..errors import ProtocolError
 from . import _handshake
@@ -31,18 +32,23 @@ from ._events import (
     ConnectionFailed,
     Event,
     HandshakeFailed,
+    HttpRequest,
     Ping,
     Pong,
     RejectConnection,
     Request,
     TextMessage,
 )
-from ._http import DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, header_values, parse_head
+from ._prepared import PreparedMessage
+from ._http import DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, header_values, parse_head, parse_request_line
 from ._state import ConnectionState, Happening, next_state
 
-__all__ = ["ClientConnection", "Connection", "ServerConnection", "DEFAULT_MAX_MESSAGE_SIZE"]
+__all__ = ["ClientConnection", "Connection", "ServerConnection", "DEFAULT_MAX_FRAGMENTS", "DEFAULT_MAX_MESSAGE_SIZE"]
 
 DEFAULT_MAX_MESSAGE_SIZE = 2**20
+#: Fragments one message may arrive in. Each costs work however small it is, so a
+#: message of endless 1-byte fragments is refused (1009) long before its size is.
+DEFAULT_MAX_FRAGMENTS = 4096
 
 _TEXT, _BINARY, _CONTINUATION = Opcode.TEXT, Opcode.BINARY, Opcode.CONTINUATION
 _CLOSE, _PING, _PONG = Opcode.CLOSE, Opcode.PING, Opcode.PONG
@@ -67,15 +73,20 @@ class Connection:
         client: bool,
         *,
         max_message_size: Optional[int] = DEFAULT_MAX_MESSAGE_SIZE,
+        max_fragments: Optional[int] = DEFAULT_MAX_FRAGMENTS,
         auto_pong: bool = True,
         stream_messages: bool = False,
+        hold_failure: bool = False,
         max_head_size: int = DEFAULT_MAX_HEAD_SIZE,
         max_headers: int = DEFAULT_MAX_HEADERS,
-        _core: Optional[ModuleType] = None,
+        implementation: Union[str, ModuleType, None] = None,
     ) -> None:
-        self._core: Any = _impl if _core is None else _core
+        self._core: Any = load_implementation(implementation)
         self._client = client
         self.max_message_size = max_message_size
+        self.max_fragments = max_fragments
+        #: Whether a protocol failure waits for ``fail()`` (see ``failing``).
+        self.hold_failure = hold_failure
         self.auto_pong = auto_pong
         self.stream_messages = stream_messages
         self._max_head_size = max_head_size
@@ -103,6 +114,7 @@ class Connection:
         self._message: Optional[Opcode] = None
         self._compressed = False
         self._size = 0
+        self._fragments = 0
         self._assembled = bytearray()  # one buffer: 1-byte fragments cost 1 byte each
         self._text_decoder: Any = None
         # The message being sent in fragments: its opcode, None between messages.
@@ -112,6 +124,7 @@ class Connection:
         self._watching = False  # a pending frame was seen after the last feed
         self._partial_text = False  # ... and its payload is text to validate now
         self._validated = 0  # payload bytes of that frame already validated
+        self._held_close: Optional[bytes] = None  # a failure's close frame (hold_failure)
 
     # -- public API: input ----------------------------------------------------------
 
@@ -130,6 +143,7 @@ class Connection:
         if self.state is _CONNECTING:
             self._events.append(self._handshake_eof())
         elif self.state is not _CLOSED:
+            self._held_close = None
             self.close_code, self.close_reason = CloseCode.ABNORMAL_CLOSURE, ""
             self._events.append(CloseConnection(CloseCode.ABNORMAL_CLOSURE, ""))
         self._end(Happening.EOF)
@@ -138,6 +152,43 @@ class Connection:
         """The events since the last call, in order."""
         events, self._events = self._events, []
         return events
+
+    # -- public API: what the connection is -----------------------------------------
+
+    @property
+    def role(self) -> str:
+        """"client" or "server"."""
+        return "client" if self._client else "server"
+
+    @property
+    def implementation(self) -> ModuleType:
+        """The framing core this connection runs on (see ``fastws.load_implementation``)."""
+        return self._core  # type: ignore[no-any-return]
+
+    @property
+    def sending_fragments(self) -> bool:
+        """Whether a message sent with ``fin=False`` awaits its last fragment: until
+        then only that message's fragments and control frames may be sent."""
+        return self._sending is not None
+
+    @property
+    def failing(self) -> bool:
+        """With ``hold_failure``: the connection failed (a ``ConnectionFailed`` event
+        came out, input is ignored) but its close frame waits for ``fail()``, so
+        that the application can still answer the messages that arrived before the
+        failure (an echo server echoes every one of them, RFC 6455 §7.1.7 allows it)."""
+        return self._held_close is not None
+
+    def fail(self) -> bytes:
+        """Sends the close frame of a failure held by ``hold_failure``, and closes.
+        Returns the bytes to write (nothing when no failure is held)."""
+        held, self._held_close = self._held_close, None
+        if held is None:
+            return b""
+        self._out.append(held)
+        self._abort = True
+        self._end(Happening.FAIL)
+        return self.data_to_send()
 
     # -- public API: output ---------------------------------------------------------
 
@@ -170,6 +221,25 @@ class Connection:
         if kind is CloseConnection:
             return self.close(event.code, event.reason)  # type: ignore[attr-defined]
         return self._send_handshake(event)
+
+    def send_message(self, message: Any) -> bytes:
+        """A whole message: text for a ``str``, binary for any other bytes-like.
+        Returns the frame to write (after anything the connection had queued)."""
+        if type(message) is str:
+            return self._send_data(_TEXT, message.encode("utf-8"), True)
+        return self._send_data(_BINARY, message if type(message) is bytes else bytes(message), True)
+
+    def send_prepared(self, prepared: PreparedMessage) -> bytes:
+        """A message framed once for many connections (see ``PreparedMessage``).
+        Returns the bytes to write."""
+        if self.state is not _OPEN or self._sending is not None:
+            self._require_open()
+            raise InvalidState(f"a fragmented {self._sending.name.lower()} message is being sent")  # type: ignore[union-attr]
+        frame = prepared._frame_for(self._codec, self._next_mask() if self._client else None, self._core)
+        if self._out:
+            self._out.append(frame)
+            return self.data_to_send()
+        return frame
 
     def send_text(self, data: Union[str, bytes], *, fin: bool = True) -> bytes:
         """A text message, or with ``fin=False`` its first fragments (RFC 6455 §5.4)."""
@@ -268,6 +338,9 @@ class Connection:
                 frames = self._parser.feed(data)
             except ProtocolError as error:
                 self._handle_frames(error.frames)  # deliver what came before the error
+                if error.close_code == 1009 and self.max_message_size is not None:
+                    # The parser's limit is the message's: say so in the user's terms.
+                    raise ProtocolError(f"message over max_message_size={self.max_message_size}", 1009) from None
                 raise
             self._handle_frames(frames)
             if self._parser is not None:
@@ -301,6 +374,9 @@ class Connection:
             return
         if (opcode is _CONTINUATION) is (self._message is None):
             raise ProtocolError("continuation frame without a message" if self._message is None else "new message inside a fragmented one")
+        limit = self.max_fragments
+        if limit is not None and self._message is not None and self._fragments >= limit:
+            raise ProtocolError(f"message in more than max_fragments={limit} fragments", 1009)
         compressed = header.rsv1 or (opcode is _CONTINUATION and self._compressed)
         if compressed:
             return
@@ -313,7 +389,11 @@ class Connection:
 
     def _handle_frames(self, frames: List[Any]) -> None:
         events = self._events
-        for frame in frames:
+        index = 0
+        count = len(frames)
+        while index < count:
+            frame = frames[index]
+            index += 1
             opcode = frame.opcode
             if opcode >= 8:
                 self._handle_control(frame)
@@ -333,8 +413,44 @@ class Connection:
                     events.append(TextMessage(payload.decode("utf-8")))
                 else:
                     events.append(BinaryMessage(payload))
+            elif opcode is _CONTINUATION and not frame.fin and not self._compressed and not self.stream_messages:
+                index = self._take_run(frames, index - 1)
+                continue
             else:
                 self._handle_fragment(frame, opcode)
+
+    def _take_run(self, frames: List[Any], start: int) -> int:
+        """Takes the run of uncompressed middle fragments at ``frames[start]`` in one
+        step (one validation call, one append, one limit check): a flood of tiny
+        fragments costs a loop turn each, not a Python method call each. Returns
+        the index after the run."""
+        if self._message is None:
+            raise ProtocolError("continuation frame without a message")
+        end = start
+        count = len(frames)
+        while end < count:
+            frame = frames[end]
+            if frame.opcode is not _CONTINUATION or frame.fin:
+                break
+            if frame.rsv1:
+                raise ProtocolError("RSV1 set on a continuation frame (RFC 7692 §6.1)")
+            end += 1
+        run = frames[start:end]
+        limit = self.max_fragments
+        if limit is not None and self._fragments + len(run) > limit:
+            raise ProtocolError(f"message in more than max_fragments={limit} fragments", 1009)
+        self._fragments += len(run)
+        payload = b"".join([frame.payload for frame in run])
+        self._size += len(payload)
+        limit = self.max_message_size
+        if limit is not None and self._size > limit:
+            raise ProtocolError(f"message over max_message_size={limit}", 1009)
+        if self._message is _TEXT:
+            # The run's first frame may have been validated in part as it arrived.
+            self._validator.feed(payload[self._validated :] if self._validated else payload)
+        self._validated = 0
+        self._assembled += payload
+        return end
 
     def _handle_fragment(self, frame: Any, opcode: Opcode) -> None:
         if opcode is _CONTINUATION:
@@ -345,11 +461,15 @@ class Connection:
         else:
             if self._message is not None:
                 raise ProtocolError("new message inside a fragmented one")
-            self._message, self._compressed, self._size = opcode, frame.rsv1, 0
+            self._message, self._compressed, self._size, self._fragments = opcode, frame.rsv1, 0, 0
             if opcode is _TEXT and self.stream_messages:
                 self._text_decoder = _Utf8Decoder()
         fin = frame.fin
         payload = frame.payload
+        self._fragments += 1
+        limit = self.max_fragments
+        if limit is not None and self._fragments > limit:
+            raise ProtocolError(f"message in more than max_fragments={limit} fragments", 1009)
         limit = self.max_message_size
         if self._compressed:
             payload = self._codec.decompress(payload, fin, None if limit is None else limit - self._size)  # type: ignore[union-attr]
@@ -405,9 +525,16 @@ class Connection:
         """Fails the connection (RFC 6455 §7.1.7): a close frame with the code the
         error maps to, when none was sent yet, then CLOSED."""
         code, public, detail = close_for(error)
-        if self.state is _OPEN:
-            self._out.append(self._frame(_CLOSE, self._core.encode_close(code, public)))
         self._events.append(ConnectionFailed(code, detail))
+        if self.state is _OPEN:
+            close = self._frame(_CLOSE, self._core.encode_close(code, public))
+            if self.hold_failure:
+                self._held_close = close
+                self._parser = None  # input ends here; sending goes on until fail()
+                self._message = None
+                self._assembled = bytearray()
+                return
+            self._out.append(close)
         self._abort = True
         self._end(Happening.FAIL)
 
@@ -528,9 +655,12 @@ class ServerConnection(Connection):
     ``HandshakeFailed`` event.
     """
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, *, plain_http: bool = False, **options: Any) -> None:
         super().__init__(False, **options)
-        self._request: Optional[Request] = None
+        #: Whether a request without ``Upgrade: websocket`` comes out as an
+        #: ``HttpRequest`` event (answered with ``RejectConnection``) instead of a 426.
+        self.plain_http = plain_http
+        self._request: Optional[Union[Request, HttpRequest]] = None
 
     def _receive_handshake(self, data: Any) -> None:
         if self._request is not None:
@@ -542,6 +672,12 @@ class ServerConnection(Connection):
         try:
             head = self._take_head(data)
             if head is None:
+                return
+            if self.plain_http and not _handshake.is_upgrade(head):
+                method, target = parse_request_line(head[0])
+                self._request = HttpRequest(method, target, head[1])
+                self._handshake_buffer = bytearray()
+                self._events.append(self._request)
                 return
             self._request = _handshake.check_request(head)
         except HandshakeError as error:
@@ -561,9 +697,11 @@ class ServerConnection(Connection):
         kind = type(event)
         if kind is not AcceptConnection and kind is not RejectConnection:
             return super()._send_handshake(event)
-        if self._request is None or self.state is not _CONNECTING:
+        if self._request is None or self.state is not _CONNECTING or (kind is AcceptConnection and type(self._request) is HttpRequest):
             raise InvalidState(f"cannot send {kind.__name__} now")
         if kind is RejectConnection:
+            if type(self._request) is HttpRequest and self._request.method == "HEAD":
+                event = RejectConnection(event.status_code, event.headers)  # type: ignore[attr-defined]
             self._out.append(_handshake.build_reject(event))  # type: ignore[arg-type]
             self._abort = True
             self._end(Happening.REJECT)
