@@ -376,13 +376,3 @@ def test_internal_errors_are_1011_without_details(impl, monkeypatch):
     assert failed == ConnectionFailed(1011, "secret internal state")
     (close,) = sent_frames(impl, server)
     assert impl.parse_close(close.payload) == (1011, "internal error")
-
-
-def test_the_layer_imports_neither_asyncio_nor_socket(impl):
-    code = "import sys, fastws.protocol; bad = {'asyncio', 'socket'} & set(sys.modules); assert not bad, bad"
-    subprocess.run([sys.executable, "-c", code], check=True)
-    source_dir = os.path.dirname(__import__("fastws.protocol").protocol.__file__)
-    for name in os.listdir(source_dir):
-        if name.endswith(".py"):
-            text = open(os.path.join(source_dir, name), encoding="utf-8").read()
-            assert "import asyncio" not in text and "import socket" not in text
