@@ -14,14 +14,14 @@ from typing import Any, Tuple
 
 import pytest
 
-from fastws.protocol import AcceptConnection, ClientConnection, PerMessageDeflate, Request, ServerConnection
+from fastws.protocol import load_implementation, AcceptConnection, ClientConnection, PerMessageDeflate, Request, ServerConnection
 
 BATCH = 100
 
 
 def _pair(core: Any, deflate: bool) -> Tuple[ClientConnection, ServerConnection]:
     extensions = (PerMessageDeflate(),) if deflate else ()
-    client, server = ClientConnection(implementation=core), ServerConnection(implementation=core)
+    client, server = load_implementation(core).ClientConnection(), load_implementation(core).ServerConnection()
     server.receive_data(client.send(Request(host="bench", extensions=extensions)))
     server.events()
     client.receive_data(server.send(AcceptConnection(extensions=extensions)))

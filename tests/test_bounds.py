@@ -23,7 +23,7 @@ import pytest
 
 from fastws import ProtocolError
 
-from fastws.protocol import BinaryMessage, ConnectionFailed, TextMessage
+from fastws.protocol import load_implementation, BinaryMessage, ConnectionFailed, TextMessage
 from protocol_helpers import REQUEST, failure_code, feed, open_server
 
 MiB = 2**20
@@ -365,7 +365,7 @@ def test_deflate_bomb_decompressor_stops_at_the_limit() -> None:
 def _handshake_attack(impl: Any, lines: Iterator[bytes]) -> Tuple[Any, int, int]:
     from fastws.protocol import ServerConnection
 
-    server = ServerConnection(implementation=impl)
+    server = load_implementation(impl).ServerConnection()
     sent = 0
 
     def attack() -> None:
@@ -432,7 +432,7 @@ def test_data_before_the_handshake_answer_is_bounded(impl: Any) -> None:
     # A client that streams frames while the server has not answered yet.
     from fastws.protocol import HandshakeFailed, Request, ServerConnection
 
-    server = ServerConnection(implementation=impl)
+    server = load_implementation(impl).ServerConnection()
     server.receive_data(REQUEST)
     assert [type(event) for event in server.events()] == [Request]
     chunk = wire(impl, 2, bytes(1000))
@@ -453,7 +453,7 @@ def test_reject_body_is_bounded(impl: Any) -> None:
     # A server that refuses the handshake and then streams an endless body.
     from fastws.protocol import ClientConnection, RejectConnection, Request
 
-    client = ClientConnection(implementation=impl, max_message_size=64 * 1024)
+    client = load_implementation(impl).ClientConnection(max_message_size=64 * 1024)
     client.send(Request(host="example.com"))
 
     def attack() -> None:
@@ -482,7 +482,7 @@ def test_rss_helper_measures_growth() -> None:
 def test_non_ascii_key_gets_400(impl: Any) -> None:
     from fastws.protocol import HandshakeFailed, ServerConnection
 
-    server = ServerConnection(implementation=impl)
+    server = load_implementation(impl).ServerConnection()
     server.receive_data(REQUEST.replace(b"dGhlIHNhbXBsZSBub25jZQ==", b"dGhlIHNhbXBsZSBub25jZ\xe9=="))
     events = server.events()
     assert [type(event) for event in events] == [HandshakeFailed] and events[0].status_code == 400
@@ -492,7 +492,7 @@ def test_non_ascii_key_gets_400(impl: Any) -> None:
 def test_refusal_with_non_ascii_content_length(impl: Any) -> None:
     from fastws.protocol import ClientConnection, RejectConnection, Request
 
-    client = ClientConnection(implementation=impl)
+    client = load_implementation(impl).ClientConnection()
     client.send(Request(host="example.com"))
     client.receive_data(b"HTTP/1.1 403 Forbidden\r\nContent-Length: \xb2\r\n\r\nno")
     client.receive_eof()

@@ -8,7 +8,7 @@ from types import ModuleType
 from typing import Any, Generator, Optional, Sequence, Tuple, Union
 from urllib.parse import urlsplit
 
-from ..protocol import DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE, ClientConnection, PerMessageDeflate, Request
+from ..protocol import DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE, PerMessageDeflate, Request, load_implementation
 from ._connection import DEFAULT_MAX_QUEUE_BYTES, Listener, WebSocket
 
 __all__ = ["connect"]
@@ -101,8 +101,8 @@ class connect:
         elif not secure and context is not None:
             raise ValueError("an ssl context needs a wss:// URI")
         loop = asyncio.get_running_loop()
-        proto = ClientConnection(
-            max_message_size=o["max_message_size"], max_fragments=o["max_fragments"], hold_failure=True, implementation=o["implementation"]
+        proto = load_implementation(o["implementation"]).ClientConnection(
+            max_message_size=o["max_message_size"], max_fragments=o["max_fragments"], hold_failure=True
         )
         request = Request(
             host=host_header,

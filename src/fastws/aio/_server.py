@@ -18,7 +18,7 @@ from ..protocol import (
     PerMessageDeflate,
     RejectConnection,
     Request,
-    ServerConnection,
+    load_implementation,
 )
 from ._connection import DEFAULT_MAX_QUEUE_BYTES, ConnectionClosed, Handler, Listener, Message, WebSocket, broadcast
 
@@ -89,6 +89,7 @@ class Server:
         self.sock = sock
         self.reuse_port = reuse_port
         self.implementation = implementation
+        self._protocol = load_implementation(implementation)
         #: Every open connection (after the handshake).
         self.connections: Set[WebSocket] = set()
         self._accepting: Set[WebSocket] = set()
@@ -173,12 +174,11 @@ class Server:
     # -- one connection ---------------------------------------------------------------
 
     def _new_connection(self) -> WebSocket:
-        proto = ServerConnection(
+        proto = self._protocol.ServerConnection(
             max_message_size=self.max_message_size,
             max_fragments=self.max_fragments,
             hold_failure=True,
             plain_http=self.http_handler is not None,
-            implementation=self.implementation,
         )
         ws = WebSocket(
             proto,

@@ -7,9 +7,12 @@ pongs, the echo of a close frame, the close frame that fails a connection).
 
 Every frame goes through the framing core: ``FrameParser`` splits and unmasks what
 arrives, ``Utf8Validator`` checks text, ``parse_close`` checks close frames,
-``encode_frame`` writes what leaves. ``implementation=`` picks the core ("cython",
-"python", or a module from ``fastws.load_implementation``), so that tests and
-benchmarks run both in one process.
+``encode_frame`` writes what leaves.
+
+This one source is both implementations of the protocol: run as Python, over the
+pure-Python core; compiled by Cython (as ``_connection_c``, its attributes and hot
+methods typed by ``_connection_c.pxd``), over the Cython core. ``fastws.protocol``
+picks one (``load_implementation``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,13 @@ from types import ModuleType
 from typing import Any, List, Optional, Tuple, Union
 
 from .. import load_implementation
+
+try:
+    import cython
+
+    COMPILED = cython.compiled
+except ImportError:  # Cython is only needed to build the compiled twin
+    COMPILED = False
 from ..codes import CloseCode, Opcode
 from ..errors import ProtocolError
 from . import _handshake
@@ -50,6 +60,9 @@ DEFAULT_MAX_MESSAGE_SIZE = 2**20
 #: message of endless 1-byte fragments is refused (1009) long before its size is.
 DEFAULT_MAX_FRAGMENTS = 4096
 
+#: The framing core under this implementation of the protocol.
+core: Any = load_implementation("cython" if COMPILED else "python")
+
 _TEXT, _BINARY, _CONTINUATION = Opcode.TEXT, Opcode.BINARY, Opcode.CONTINUATION
 _CLOSE, _PING, _PONG = Opcode.CLOSE, Opcode.PING, Opcode.PONG
 _CONNECTING, _OPEN, _CLOSING, _CLOSED = (
@@ -79,9 +92,7 @@ class Connection:
         hold_failure: bool = False,
         max_head_size: int = DEFAULT_MAX_HEAD_SIZE,
         max_headers: int = DEFAULT_MAX_HEADERS,
-        implementation: Union[str, ModuleType, None] = None,
     ) -> None:
-        self._core: Any = load_implementation(implementation)
         self._client = client
         self.max_message_size = max_message_size
         self.max_fragments = max_fragments
@@ -106,7 +117,7 @@ class Connection:
         self._abort = False  # the transport should close without a closing handshake
         self._parser: Any = None
         self._codec: Optional[DeflateCodec] = None
-        self._validator = self._core.Utf8Validator()
+        self._validator = core.Utf8Validator()
         self._mask_pool = b""
         self._mask_at = _MASK_POOL
         # The message being received: its opcode (None between messages), whether
@@ -162,8 +173,8 @@ class Connection:
 
     @property
     def implementation(self) -> ModuleType:
-        """The framing core this connection runs on (see ``fastws.load_implementation``)."""
-        return self._core  # type: ignore[no-any-return]
+        """The framing core this connection runs on (``fastws.load_implementation``)."""
+        return core  # type: ignore[no-any-return]
 
     @property
     def sending_fragments(self) -> bool:
@@ -235,7 +246,7 @@ class Connection:
         if self.state is not _OPEN or self._sending is not None:
             self._require_open()
             raise InvalidState(f"a fragmented {self._sending.name.lower()} message is being sent")  # type: ignore[union-attr]
-        frame = prepared._frame_for(self._codec, self._next_mask() if self._client else None, self._core)
+        frame = prepared._frame_for(self._codec, self._next_mask() if self._client else None, core)
         if self._out:
             self._out.append(frame)
             return self.data_to_send()
@@ -245,7 +256,7 @@ class Connection:
         """A text message, or with ``fin=False`` its first fragments (RFC 6455 §5.4)."""
         if isinstance(data, str):
             payload = data.encode("utf-8")
-        elif self._core.validate_utf8(data):
+        elif core.validate_utf8(data):
             payload = bytes(data)
         else:
             raise ValueError("text must be valid UTF-8")
@@ -266,7 +277,7 @@ class Connection:
     def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> bytes:
         """Starts the closing handshake (RFC 6455 §7.1.2); code 1005 sends a close
         frame without a status. Nothing can be sent after it."""
-        payload = b"" if code == CloseCode.NO_STATUS_RCVD else self._core.encode_close(code, reason)
+        payload = b"" if code == CloseCode.NO_STATUS_RCVD else core.encode_close(code, reason)
         self.state = next_state(self.state, Happening.SEND_CLOSE)
         self._out.append(self._frame(_CLOSE, payload))
         return self.data_to_send()
@@ -288,7 +299,7 @@ class Connection:
 
     def _frame(self, opcode: Opcode, payload: bytes, fin: bool = True, rsv1: bool = False) -> bytes:
         mask = self._next_mask() if self._client else None
-        return self._core.encode_frame(opcode, payload, fin=fin, rsv1=rsv1, mask=mask)  # type: ignore[no-any-return]
+        return core.encode_frame(opcode, payload, fin=fin, rsv1=rsv1, mask=mask)  # type: ignore[no-any-return]
 
     def _send_data(self, opcode: Opcode, payload: bytes, fin: bool) -> bytes:
         if self.state is not _OPEN:
@@ -327,7 +338,7 @@ class Connection:
         if agreed is not None:
             self._codec = DeflateCodec(agreed, self._client)
             self.extensions = (agreed,)
-        self._parser = self._core.FrameParser(
+        self._parser = core.FrameParser(
             "client" if self._client else "server", max_frame_size=self.max_message_size, allow_rsv1=agreed is not None
         )
         self.state = next_state(self.state, Happening.ACCEPT)
@@ -408,7 +419,7 @@ class Connection:
                         self._validator.finish()
                         self._validator.reset()
                         self._validated = 0
-                    elif not self._core.validate_utf8(payload):
+                    elif not core.validate_utf8(payload):
                         raise ProtocolError("invalid UTF-8 in a text message", 1007)
                     events.append(TextMessage(payload.decode("utf-8")))
                 else:
@@ -513,11 +524,11 @@ class Connection:
         elif opcode is _PONG:
             self._events.append(Pong(payload))
         else:
-            code, reason = self._core.parse_close(payload)
+            code, reason = core.parse_close(payload)
             self.close_code, self.close_reason = code, reason
             self._events.append(CloseConnection(code, reason))
             if self.state is _OPEN:  # echo it (RFC 6455 §5.5.1)
-                echo = b"" if code == CloseCode.NO_STATUS_RCVD else self._core.encode_close(code)
+                echo = b"" if code == CloseCode.NO_STATUS_RCVD else core.encode_close(code)
                 self._out.append(self._frame(_CLOSE, echo))
             self._end(Happening.RECEIVE_CLOSE)
 
@@ -527,7 +538,7 @@ class Connection:
         code, public, detail = close_for(error)
         self._events.append(ConnectionFailed(code, detail))
         if self.state is _OPEN:
-            close = self._frame(_CLOSE, self._core.encode_close(code, public))
+            close = self._frame(_CLOSE, core.encode_close(code, public))
             if self.hold_failure:
                 self._held_close = close
                 self._parser = None  # input ends here; sending goes on until fail()
