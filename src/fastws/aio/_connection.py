@@ -41,12 +41,11 @@ import os
 import threading
 import time
 from collections import deque
-from typing import Any, Awaitable, Callable, Deque, Dict, Iterable, List, Optional, Tuple, Union
+from typing import Any, AsyncIterable, AsyncIterator, Awaitable, Callable, Deque, Dict, Iterable, List, Optional, Tuple, Union
 
 from ..codes import CloseCode
 from ..protocol import (
     AcceptConnection,
-    BinaryMessage,
     CloseConnection,
     ConnectionFailed,
     ConnectionState,
@@ -57,7 +56,6 @@ from ..protocol import (
     Pong,
     RejectConnection,
     Request,
-    TextMessage,
 )
 
 __all__ = ["ConnectionClosed", "InvalidHandshake", "Listener", "WebSocket", "broadcast"]
@@ -69,7 +67,6 @@ _CLOSED = ConnectionState.CLOSED
 _READ_SIZE = 64 * 1024  # the receive buffer: one per thread, shared by its connections
 _local = threading.local()
 _FLUSH_AT = 64 * 1024  # pending writes past this size go out at once
-_TEXT_TYPE, _BINARY_TYPE = TextMessage, BinaryMessage
 #: Default bound on the bytes of received messages waiting for the application.
 DEFAULT_MAX_QUEUE_BYTES = 512 * 1024
 
@@ -146,6 +143,8 @@ class WebSocket(asyncio.BufferedProtocol):
         listener: Optional[Listener] = None,
     ) -> None:
         self._proto = connection
+        # Messages come straight from the protocol, not as events (one object less).
+        connection.on_message = self._message_received if listener is None else self._message_to_listener
         self._client = connection.role == "client"
         self.max_queue = max(1, max_queue)
         self.max_queue_bytes = max(1, max_queue_bytes)
@@ -161,8 +160,11 @@ class WebSocket(asyncio.BufferedProtocol):
         #: header field in ``request.headers``) and, on a client, the server's answer.
         self.request: Optional[Request] = None
         self.response: Optional[AcceptConnection] = None
-        self._queue: Deque[Message] = deque()
+        self._queue: Deque[Any] = deque()
         self._queue_bytes = 0
+        self._in_pieces = False  # the queue's last item is a piece of an unfinished message
+        self._assembling: Optional[List[Any]] = None  # recv()'s pieces of a fragmented message
+        self._listener_parts: List[Any] = []
         self._recv_waiter: Optional[asyncio.Future[None]] = None
         # Why reading is paused: the queue is full, the write buffer is.
         self._paused_for_queue = False
@@ -255,6 +257,41 @@ class WebSocket(asyncio.BufferedProtocol):
         """The next message: ``str`` for text, ``bytes`` for binary. Raises
         ``ConnectionClosed`` once the connection is closed and every message that
         arrived before has been read."""
+        parts = self._assembling
+        if parts is None:
+            item = await self._next_item()
+            if type(item) is not tuple:
+                return item  # type: ignore[return-value]
+            parts = self._assembling = [item[0]]
+        # A fragmented message: its pieces, joined here (cancelling recv() keeps
+        # what was taken for the next call).
+        while True:
+            data, finished = await self._next_item()
+            parts.append(data)
+            if finished:
+                self._assembling = None
+                return "".join(parts) if type(parts[0]) is str else b"".join(parts)
+
+    async def recv_streaming(self) -> AsyncIterator[Message]:
+        """The next message in pieces as they arrive, without joining them (a large
+        message then needs no buffer of its size): ``async for piece in
+        ws.recv_streaming():``. A message that came in one frame is one piece."""
+        if self._assembling is not None:
+            raise RuntimeError("recv() was cancelled inside a message: call it again to finish that message")
+        item = await self._next_item()
+        if type(item) is not tuple:
+            yield item  # type: ignore[misc]
+            return
+        data, finished = item
+        while True:
+            if data or finished:
+                yield data
+            if finished:
+                return
+            data, finished = await self._next_item()
+
+    async def _next_item(self) -> Any:
+        """The next message or piece of one from the queue, waiting for it."""
         queue = self._queue
         while not queue:
             if self._proto.failing:
@@ -268,12 +305,12 @@ class WebSocket(asyncio.BufferedProtocol):
                 await waiter
             finally:
                 self._recv_waiter = None
-        message = queue.popleft()
-        self._queue_bytes -= len(message)
+        item = queue.popleft()
+        self._queue_bytes -= len(item) if type(item) is not tuple else len(item[0])
         if self._paused_for_queue and len(queue) <= self.max_queue >> 2 and self._queue_bytes <= self.max_queue_bytes >> 2:
             self._paused_for_queue = False
             self._update_reading()
-        return message
+        return item
 
     def __aiter__(self) -> WebSocket:
         return self
@@ -284,12 +321,47 @@ class WebSocket(asyncio.BufferedProtocol):
         except ConnectionClosed:
             raise StopAsyncIteration from None
 
-    async def send(self, message: Union[Message, bytearray, memoryview]) -> None:
+    async def send(self, message: Union[Message, bytearray, memoryview, Iterable[Any], AsyncIterable[Any]]) -> None:
         """Sends a text (``str``) or binary (bytes-like) message; waits while the
-        transport's buffer is over its high-water mark."""
-        if self._write_paused:
-            await self._drain()
-        self.send_nowait(message)
+        transport's buffer is over its high-water mark. An iterable or async
+        iterable of ``str`` (or of bytes-likes) is sent as one message in
+        fragments, one per item (RFC 6455 §5.4), so a large message needs no buffer
+        of its size."""
+        if isinstance(message, (str, bytes, bytearray, memoryview)):
+            if self._write_paused:
+                await self._drain()
+            self.send_nowait(message)
+        elif hasattr(message, "__aiter__"):
+            await self._send_fragments(message.__aiter__(), True)  # type: ignore[union-attr]
+        elif hasattr(message, "__iter__"):
+            await self._send_fragments(iter(message), False)  # type: ignore[arg-type]
+        else:
+            raise TypeError(f"cannot send {type(message).__name__}: a message is str, bytes-like, or an (async) iterable of them")
+
+    async def _send_fragments(self, fragments: Any, is_async: bool) -> None:
+        proto = self._proto
+        text: Optional[bool] = None
+        while True:
+            try:
+                piece = await fragments.__anext__() if is_async else next(fragments)
+            except (StopIteration, StopAsyncIteration):
+                break
+            kind = type(piece) is str
+            if text is None:
+                text = kind
+            elif kind is not text:
+                raise TypeError("the fragments of one message are all str or all bytes-like")
+            if self._write_paused:
+                await self._drain()
+            try:
+                self._write(proto.send_text(piece, fin=False) if text else proto.send_binary(piece, fin=False))
+            except InvalidState:
+                raise self._closed_error() from None
+        if text is not None:  # the last frame: empty, final
+            try:
+                self._write(proto.send_text("", fin=True) if text else proto.send_binary(b"", fin=True))
+            except InvalidState:
+                raise self._closed_error() from None
 
     def send_nowait(self, message: Union[Message, bytearray, memoryview]) -> None:
         """Sends a message without waiting (the callback API's send). It does not
@@ -477,6 +549,8 @@ class WebSocket(asyncio.BufferedProtocol):
         events = proto.events()
         if events:
             self._handle_events(events)
+        elif self._queue:
+            self._wake_reader()
         out = proto.data_to_send()
         if out:
             self._write_now(out)
@@ -485,19 +559,34 @@ class WebSocket(asyncio.BufferedProtocol):
         if proto.should_close_transport:
             self._close_transport()
 
+    def _message_received(self, data: Message, finished: bool) -> None:
+        # The queue holds whole messages, and pieces of fragmented ones as
+        # (data, finished): recv() joins them, recv_streaming() does not.
+        queue = self._queue
+        if self._close_sent and len(queue) >= self.max_queue:
+            return  # closing, past max_queue: dropped, so that the close frame can be read
+        if finished and not self._in_pieces:
+            queue.append(data)
+        else:
+            queue.append((data, finished))
+            self._in_pieces = not finished
+        self._queue_bytes += len(data)
+
+    def _message_to_listener(self, data: Message, finished: bool) -> None:
+        parts = self._listener_parts
+        if finished and not parts:
+            self.listener.on_message(self, data)  # type: ignore[union-attr]
+            return
+        parts.append(data)
+        if finished:
+            self._listener_parts = []
+            self.listener.on_message(self, "".join(parts) if type(data) is str else b"".join(parts))  # type: ignore[union-attr, arg-type]
+
     def _handle_events(self, events: List[Any]) -> None:
         queue = self._queue
-        listener = self.listener
         for event in events:
             kind = type(event)
-            if kind is _TEXT_TYPE or kind is _BINARY_TYPE:
-                if listener is not None:
-                    listener.on_message(self, event.data)
-                elif not self._close_sent or len(queue) < self.max_queue:
-                    queue.append(event.data)
-                    self._queue_bytes += len(event.data)
-                # else: closing, past max_queue: dropped, so that the close frame can be read
-            elif kind is Pong:
+            if kind is Pong:
                 self._pong(event.payload)
             elif kind is CloseConnection:
                 if self._proto.state is _CLOSED:
@@ -522,6 +611,12 @@ class WebSocket(asyncio.BufferedProtocol):
                 self._fail_open(InvalidHandshake(f"the server refused the handshake: {event.status_code}", event.status_code, event.headers, event.body))
             elif kind is HandshakeFailed:
                 self._fail_open(InvalidHandshake(event.reason, event.status_code))
+        self._wake_reader()
+
+    def _wake_reader(self) -> None:
+        """Wakes a ``recv`` waiting for messages or the end; pauses reading past
+        the queue's bounds."""
+        queue = self._queue
         waiter = self._recv_waiter
         if waiter is not None and (queue or self._proto.state is _CLOSED or self._failed is not None) and not waiter.done():
             waiter.set_result(None)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import codecs
 import os
 from types import ModuleType
-from typing import Any, List, Optional, Tuple, Union
+from typing import Any, Callable, List, Optional, Tuple, Union
 
 from .. import load_implementation
 
@@ -73,6 +73,17 @@ _CONNECTING, _OPEN, _CLOSING, _CLOSED = (
 )
 _MASK_POOL = 1024  # random bytes drawn at once: 256 masking keys per os.urandom call
 _Utf8Decoder = codecs.getincrementaldecoder("utf-8")
+_new_object = object.__new__
+_set_field = object.__setattr__
+
+
+def _quick_event(kind: type, name: str, value: Any) -> Event:
+    """``kind(value)`` for an event of one field given by ``name`` (the others at
+    their defaults), without the frozen dataclass's ``__init__``: the protocol makes
+    one per message, and that ``__init__`` costs more than the rest of receiving it."""
+    event = _new_object(kind)
+    _set_field(event, name, value)
+    return event  # type: ignore[no-any-return]
 
 
 class Connection:
@@ -90,6 +101,7 @@ class Connection:
         auto_pong: bool = True,
         stream_messages: bool = False,
         hold_failure: bool = False,
+        on_message: Optional[Callable[[Union[str, bytes], bool], Any]] = None,
         max_head_size: int = DEFAULT_MAX_HEAD_SIZE,
         max_headers: int = DEFAULT_MAX_HEADERS,
     ) -> None:
@@ -98,6 +110,11 @@ class Connection:
         self.max_fragments = max_fragments
         #: Whether a protocol failure waits for ``fail()`` (see ``failing``).
         self.hold_failure = hold_failure
+        #: Called as ``on_message(data, message_finished)`` with each message
+        #: (``str`` for text, ``bytes`` for binary; with ``stream_messages``, each
+        #: piece of a fragmented one) instead of a ``TextMessage``/``BinaryMessage``
+        #: event: an I/O layer that hands messages on saves an object per message.
+        self.on_message = on_message
         self.auto_pong = auto_pong
         self.stream_messages = stream_messages
         self._max_head_size = max_head_size
@@ -399,7 +416,6 @@ class Connection:
             self._validated = 0
 
     def _handle_frames(self, frames: List[Any]) -> None:
-        events = self._events
         index = 0
         count = len(frames)
         while index < count:
@@ -414,21 +430,35 @@ class Connection:
                 # The common case: a whole message in one uncompressed frame.
                 payload = frame.payload
                 if opcode is _TEXT:
-                    if self._validated:
+                    if self._validated:  # its start was validated as it arrived
                         self._validator.feed(payload[self._validated :])
                         self._validator.finish()
                         self._validator.reset()
                         self._validated = 0
-                    elif not core.validate_utf8(payload):
-                        raise ProtocolError("invalid UTF-8 in a text message", 1007)
-                    events.append(TextMessage(payload.decode("utf-8")))
+                    self._deliver(True, payload)
                 else:
-                    events.append(BinaryMessage(payload))
-            elif opcode is _CONTINUATION and not frame.fin and not self._compressed and not self.stream_messages:
+                    self._deliver(False, payload)
+            elif opcode is _CONTINUATION and not frame.fin and not self._compressed:
                 index = self._take_run(frames, index - 1)
                 continue
             else:
                 self._handle_fragment(frame, opcode)
+
+    def _deliver(self, text: bool, payload: bytes) -> None:
+        """A whole message: to ``on_message``, or out as an event. Text is checked
+        by the decoder alone (strict UTF-8, as RFC 3629 and RFC 6455 §8.1 want),
+        not validated and then decoded."""
+        data: Any = payload
+        if text:
+            try:
+                data = payload.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ProtocolError("invalid UTF-8 in a text message", 1007) from None
+        sink = self.on_message
+        if sink is not None:
+            sink(data, True)
+        else:
+            self._events.append(_quick_event(TextMessage if text else BinaryMessage, "data", data))
 
     def _take_run(self, frames: List[Any], start: int) -> int:
         """Takes the run of uncompressed middle fragments at ``frames[start]`` in one
@@ -456,12 +486,28 @@ class Connection:
         limit = self.max_message_size
         if limit is not None and self._size > limit:
             raise ProtocolError(f"message over max_message_size={limit}", 1009)
-        if self._message is _TEXT:
+        text = self._message is _TEXT
+        if text:
             # The run's first frame may have been validated in part as it arrived.
             self._validator.feed(payload[self._validated :] if self._validated else payload)
         self._validated = 0
-        self._assembled += payload
+        if self.stream_messages:
+            if payload:  # the run comes out as one piece
+                self._piece(text, payload, False)
+        else:
+            self._assembled += payload
         return end
+
+    def _piece(self, text: bool, payload: bytes, fin: bool) -> None:
+        """A piece of a fragmented message, with ``stream_messages``."""
+        data: Any = self._text_decoder.decode(payload, fin) if text else payload
+        sink = self.on_message
+        if sink is not None:
+            sink(data, fin)
+        elif text:
+            self._events.append(TextMessage(data, fin))
+        else:
+            self._events.append(BinaryMessage(data, fin))
 
     def _handle_fragment(self, frame: Any, opcode: Opcode) -> None:
         if opcode is _CONTINUATION:
@@ -499,16 +545,13 @@ class Connection:
         # endless 0-byte continuations grow memory without reaching max_message_size.
         if self.stream_messages:
             if payload or fin:
-                if text:
-                    self._events.append(TextMessage(self._text_decoder.decode(payload, fin), fin))
-                else:
-                    self._events.append(BinaryMessage(payload, fin))
+                self._piece(text, payload, fin)
         else:
             self._assembled += payload
             if fin:
                 whole = bytes(self._assembled)
                 self._assembled = bytearray()
-                self._events.append(TextMessage(whole.decode("utf-8")) if text else BinaryMessage(whole))
+                self._deliver(text, whole)
         if fin:
             self._message = None
             self._text_decoder = None
@@ -520,9 +563,9 @@ class Connection:
         if opcode is _PING:
             if self.auto_pong and self.state is _OPEN:
                 self._out.append(self._frame(_PONG, payload))
-            self._events.append(Ping(payload))
+            self._events.append(_quick_event(Ping, "payload", payload))
         elif opcode is _PONG:
-            self._events.append(Pong(payload))
+            self._events.append(_quick_event(Pong, "payload", payload))
         else:
             code, reason = core.parse_close(payload)
             self.close_code, self.close_reason = code, reason

@@ -2,11 +2,15 @@
 # the connection's state as C fields, its per-frame methods as C calls. The .py stays
 # the one source; this file only declares.
 
+cdef object _quick_event(object kind, str name, object value)
+
+
 cdef class Connection:
     cdef bint _client
     cdef public object max_message_size
     cdef public object max_fragments
     cdef public bint hold_failure
+    cdef public object on_message
     cdef public bint auto_pong
     cdef public bint stream_messages
     cdef Py_ssize_t _max_head_size
@@ -46,7 +50,9 @@ cdef class Connection:
     cdef void _watch_pending(self, bint completed) except *
     cdef void _start_partial(self, object header) except *
     cdef void _handle_frames(self, list frames) except *
+    cdef void _deliver(self, bint text, bytes payload) except *
     cdef Py_ssize_t _take_run(self, list frames, Py_ssize_t start) except -1
+    cdef void _piece(self, bint text, bytes payload, bint fin) except *
     cdef void _handle_fragment(self, object frame, object opcode) except *
     cdef void _handle_control(self, object frame) except *
     cpdef void _fail(self, object error) except *
