@@ -14,6 +14,7 @@ summary at the end counts the tests that ran on each implementation.
 from __future__ import annotations
 
 import collections
+import dis
 import os
 from typing import Any, Dict, Iterator, List, Tuple
 
@@ -76,6 +77,28 @@ def _at_level(name: str, level: str) -> Iterator[Any]:
 # -- which implementation each test ran on ------------------------------------------
 
 _ran: Dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+
+
+def _uses(code: Any, name: str) -> bool:
+    """Whether a test function's code reads the argument ``name`` (itself or in a
+    nested function)."""
+    if name in code.co_cellvars:
+        return True
+    return any(ins.opname in ("LOAD_FAST", "LOAD_DEREF") and ins.argval == name for ins in dis.get_instructions(code))
+
+
+def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
+    # A test that takes an implementation and ignores it would count once per
+    # implementation while testing neither: the counts below would lie.
+    unused = []
+    for item in items:
+        function = getattr(item, "function", None)
+        for name in ("impl", "kernel", "cy"):
+            if function is not None and name in getattr(item, "fixturenames", ()) and name in function.__code__.co_varnames[: function.__code__.co_argcount]:
+                if not _uses(function.__code__, name):
+                    unused.append(f"{item.nodeid} ({name})")
+    if unused:
+        raise pytest.UsageError("tests take an implementation fixture and never use it:\n  " + "\n  ".join(sorted(set(unused))))
 
 
 def _implementation_of(item: pytest.Item) -> str:

@@ -167,7 +167,9 @@ def test_million_tiny_frames_parse_in_bounded_memory(impl: Any) -> None:
         """,
     )
     assert output.split() == ["1000000"]
-    assert growth < 16 * MiB or UNDER_ASAN, growth
+    if UNDER_ASAN:
+        pytest.skip("RSS says nothing under ASan (what the code returned was checked above)")
+    assert growth < 16 * MiB, growth
 
 
 def test_million_fragments_hit_the_message_limit(impl: Any) -> None:
@@ -191,7 +193,9 @@ def test_million_fragments_hit_the_message_limit(impl: Any) -> None:
     )
     assert output.split() == ["1009", "CLOSED"]
     # Bounded, but not compact: about 60 bytes held per 1-byte fragment (see below).
-    assert growth < 128 * MiB or UNDER_ASAN, growth
+    if UNDER_ASAN:
+        pytest.skip("RSS says nothing under ASan (what the code returned was checked above)")
+    assert growth < 128 * MiB, growth
 
 
 @pytest.mark.skipif(UNDER_ASAN, reason="RSS says nothing under ASan")
@@ -473,7 +477,9 @@ def test_reject_body_is_bounded(impl: Any) -> None:
 def test_rss_helper_measures_growth() -> None:
     # The subprocess measure sees an allocation that the attacks must not make.
     _, growth = rss_peak_of("python", "block = b'x' * (64 * 2**20)\n")
-    assert 60 * MiB < growth < 80 * MiB or UNDER_ASAN, growth
+    if UNDER_ASAN:
+        pytest.skip("RSS says nothing under ASan (what the code returned was checked above)")
+    assert 60 * MiB < growth < 80 * MiB, growth
 
 
 # -- inputs found by fuzzing (fuzz/corpus/*/regression-*) --------------------------

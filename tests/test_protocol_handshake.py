@@ -21,11 +21,11 @@ from fastws.protocol._handshake import accept_key, make_key
 from protocol_helpers import REQUEST, feed
 
 
-def test_rfc_accept_key_example(impl):
+def test_rfc_accept_key_example():
     assert accept_key("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="  # RFC 6455 §1.3
 
 
-def test_keys_are_fresh_16_random_bytes(impl):
+def test_keys_are_fresh_16_random_bytes():
     keys = {make_key() for _ in range(100)}
     assert len(keys) == 100 and all(len(base64.b64decode(key)) == 16 for key in keys)
 
