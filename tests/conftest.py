@@ -13,9 +13,11 @@ summary at the end counts the tests that ran on each implementation.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import dis
 import os
+import sys
 from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
@@ -37,7 +39,36 @@ def _kernel_params() -> List[Tuple[str, str]]:
     return params
 
 
+#: The event loops the asyncio tests run on; uvloop where it is installed (the test
+#: extra installs it wherever it has wheels).
+LOOPS = ["asyncio", "uvloop"]
+
+
+@pytest.fixture(autouse=True)
+def event_loop_kind(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The asyncio tests (test_aio_*) run once on asyncio's loop and once on uvloop:
+    ``asyncio.run`` makes its loop through the policy set here."""
+    kind = getattr(request, "param", "asyncio")
+    if kind == "asyncio":
+        yield kind
+        return
+    try:
+        import uvloop
+    except ImportError:
+        if os.environ.get("CI") and sys.version_info < (3, 15):
+            pytest.fail("uvloop is not installed (pip install uvloop): CI runs the asyncio tests on it")
+        pytest.skip("uvloop is not installed on this interpreter")
+    previous = asyncio.get_event_loop_policy()
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    try:
+        yield kind
+    finally:
+        asyncio.set_event_loop_policy(previous)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.module.__name__.startswith("test_aio"):
+        metafunc.parametrize("event_loop_kind", LOOPS, indirect=True)
     if "impl" in metafunc.fixturenames:
         metafunc.parametrize("impl", IMPLEMENTATIONS, indirect=True)
     if "kernel" in metafunc.fixturenames:

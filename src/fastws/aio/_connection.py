@@ -350,6 +350,8 @@ class WebSocket(asyncio.BufferedProtocol):
             if text is None:
                 text = kind
             elif kind is not text:
+                # Half a message is out and cannot be taken back: end the connection.
+                self.start_close(CloseCode.INTERNAL_ERROR, "bad message fragments")
                 raise TypeError("the fragments of one message are all str or all bytes-like")
             if self._write_paused:
                 await self._drain()
