@@ -12,9 +12,10 @@ byte compared with the frame the server must send back.
 - 64 in flight (refilled by halves): messages/s at 16 B, 1 KiB, 1 KiB text (UTF-8,
   mostly ASCII, a multi-byte character every 64), 64 KiB and 1 MiB; binary but for text.
   The rate is the median over ten slices of the measured time.
-- One in flight: the median round trip at 16 B, 1 KiB and 64 KiB (binary), and the
-  server's CPU time per message over the same round trips (user + system time of the
-  server process, from /proc/PID/stat, divided by the messages echoed).
+- One in flight: the median round trip at 16 B, 1 KiB and 64 KiB (binary), and over the
+  same round trips the server's CPU time per message (user + system time of the server
+  process, from /proc/PID/stat, divided by the messages echoed) and, on asyncio's own
+  loop, its event loop turns per message (counted in the server: echo_servers.py).
 
 Then the same figures relative to picows' core API and to websockets on the same loop,
 as speed-ups: above 1.00 is faster (more messages/s, shorter round trips, less CPU).
@@ -34,6 +35,7 @@ import os
 import platform
 import random
 import selectors
+import signal
 import socket
 import statistics
 import subprocess
@@ -213,11 +215,11 @@ def cpu_seconds(pid: int) -> Optional[float]:
     return float(times.user + times.system)
 
 
-def round_trip(port: int, websocket: bool, size: int, seconds: float, pid: int) -> Tuple[float, Optional[float]]:
+def round_trip(server: "Server", websocket: bool, size: int, seconds: float) -> Tuple[float, Optional[float], Optional[float]]:
     """Median seconds for one message there and back, one in flight, and the server's
-    CPU seconds per message over the same round trips."""
+    CPU seconds and event loop turns per message over the same round trips."""
     request, expected = messages(size, False, websocket)
-    sock = connect(port, websocket)
+    sock = connect(server.port, websocket)
     buffer = bytearray(len(expected))
     view = memoryview(buffer)
 
@@ -237,17 +239,20 @@ def round_trip(port: int, websocket: bool, size: int, seconds: float, pid: int) 
         warm_until = time.perf_counter() + min(WARM_SECONDS, seconds / 4)
         while time.perf_counter() < warm_until:
             once()
-        cpu_before = cpu_seconds(pid)
+        turns_before = server.turns()
+        cpu_before = cpu_seconds(server.process.pid)
         deadline = time.perf_counter() + seconds
         while time.perf_counter() < deadline or len(samples) < 50:
             start = time.perf_counter()
             once()
             samples.append(time.perf_counter() - start)
-        cpu_after = cpu_seconds(pid)
+        cpu_after = cpu_seconds(server.process.pid)
+        turns_after = server.turns()
     finally:
         sock.close()
     cpu = None if cpu_before is None or cpu_after is None else (cpu_after - cpu_before) / len(samples)
-    return statistics.median(samples), cpu
+    turns = None if turns_before is None or turns_after is None else (turns_after - turns_before) / len(samples)
+    return statistics.median(samples), cpu, turns
 
 
 def free_port() -> int:
@@ -264,6 +269,7 @@ class Server:
         self.version = ""
         self.problem = ""
         self.missing = False
+        self.counts_turns = False
         env = dict(os.environ)
         ours = kind.startswith("fastws") or kind.endswith("-tcp")
         if kind.startswith("fastws"):
@@ -275,9 +281,11 @@ class Server:
         if kind not in LOOPLESS:
             command += ["--loop", loop]
         self.process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=self.errors)
-        line = self._first_line(20.0)
+        line = self._line(20.0)
         if line.startswith("ready "):
-            self.version = line.split()[1] + ("" if kind in LOOPLESS else f" on {line.split()[2]}")
+            words = line.split()
+            self.version = words[1] + ("" if kind in LOOPLESS else f" on {words[2]}")
+            self.counts_turns = words[-1] == "turns"
             return
         self.stop()
         self.missing = self.process.returncode == MISSING
@@ -285,7 +293,17 @@ class Server:
         lines = self.errors.read().decode(errors="replace").strip().splitlines()
         self.problem = (lines[-1] if lines else line or "did not start").removeprefix("missing: ")
 
-    def _first_line(self, timeout: float) -> str:
+    def turns(self) -> Optional[int]:
+        """The server's event loop turns so far (asyncio's own loop only)."""
+        if not self.counts_turns:
+            return None
+        self.process.send_signal(signal.SIGUSR1)
+        line = self._line(5.0)
+        if not line.startswith("turns "):
+            raise ConnectionError(f"the server did not count its loop turns: {line!r}")
+        return int(line.split()[1])
+
+    def _line(self, timeout: float) -> str:
         assert self.process.stdout is not None
         with selectors.DefaultSelector() as selector:
             selector.register(self.process.stdout, selectors.EVENT_READ)
@@ -317,23 +335,26 @@ def measure(kind: str, loop: str, peers_python: str, seconds: float) -> Dict[str
                 errors[name] = f"{type(error).__name__}: {error}"
         for size in ROUND_TRIP:
             try:
-                rtt, cpu = round_trip(server.port, websocket, size, seconds, server.process.pid)
+                rtt, cpu, turns = round_trip(server, websocket, size, seconds)
             except (OSError, AssertionError) as error:
                 errors[f"rtt_us_{size}"] = f"{type(error).__name__}: {error}"
                 continue
             figures[f"rtt_us_{size}"] = rtt * 1e6
             figures[f"cpu_us_{size}"] = None if cpu is None else cpu * 1e6
+            figures[f"turns_{size}"] = turns
     finally:
         server.stop()
     return {"version": server.version, "figures": figures, "errors": errors}
 
 
 #: Table columns: (figure name, label, higher is better?)
-COLUMNS = (
-    [(name, label, True) for name, label, _, _ in THROUGHPUT]
-    + [(f"rtt_us_{size}", f"rtt {label}", False) for size, label in zip(ROUND_TRIP, ["16 B", "1 KiB", "64 KiB"])]
-    + [(f"cpu_us_{size}", f"cpu {label}", False) for size, label in zip(ROUND_TRIP, ["16 B", "1 KiB", "64 KiB"])]
-)
+LABELS = {16: "16 B", 1024: "1 KiB", 65536: "64 KiB"}
+IN_FLIGHT = [(name, label, True) for name, label, _, _ in THROUGHPUT]
+ONE_IN_FLIGHT = [(f"rtt_us_{size}", f"rtt {LABELS[size]}", False) for size in ROUND_TRIP] + [
+    (f"cpu_us_{size}", f"cpu {LABELS[size]}", False) for size in ROUND_TRIP
+]
+#: Shown with the figures, not as speed-ups.
+TURNS = [(f"turns_{size}", f"turns {LABELS[size].replace(' ', '').replace('iB', '')}", False) for size in ROUND_TRIP]
 NAME_WIDTH = 17
 WIDTH = 11
 
@@ -342,39 +363,50 @@ def row(name: str, cells: List[str]) -> str:
     return name.ljust(NAME_WIDTH) + "".join(cell.rjust(WIDTH) for cell in cells)
 
 
-def table(loop: str, results: Dict[str, Dict[str, Any]], baselines: List[str]) -> List[str]:
-    """The figures for one loop, then their speed-ups over each baseline."""
-    lines = [
-        f"loop: {loop}. Messages/s with {WINDOW} in flight; rtt: median µs, one in flight; cpu: server µs per message, one in flight",
-        row("server", [label for _, label, _ in COLUMNS]),
-    ]
+def cell(result: Dict[str, Any], name: str, digits: int) -> str:
+    value = result["figures"].get(name)
+    return "fail" if name in result["errors"] else "-" if value is None else f"{value:,.{digits}f}"
+
+
+def block(title: str, columns: List[Tuple[str, str, bool]], extra: List[Tuple[str, str, bool]], results: Dict[str, Dict[str, Any]], baselines: List[str]) -> List[str]:
+    """One table of figures, then the speed-ups of ``columns`` over each baseline."""
+    lines = [title, row("server", [label for _, label, _ in columns + extra])]
     for kind, result in results.items():
         if "figures" not in result:
             lines.append(f"{kind:<{NAME_WIDTH}}  {'missing' if 'missing' in result else 'failed'}: {result.get('missing') or result.get('failed')}")
             continue
-        cells = []
-        for name, _, higher in COLUMNS:
-            value = result["figures"].get(name)
-            cells.append("fail" if name in result["errors"] else "-" if value is None else f"{value:,.0f}" if higher else f"{value:.1f}")
-        lines.append(row(kind, cells))
+        cells = [cell(result, name, 0 if higher else 1) for name, _, higher in columns]
+        lines.append(row(kind, cells + [cell(result, name, 2) for name, _, _ in extra]))
     for baseline in baselines:
         base = results.get(baseline, {}).get("figures")
         if not base:
-            lines.append(f"(no figures from {baseline} on {loop}: no speed-ups against it)")
+            lines.append(f"(no figures from {baseline}: no speed-ups over it)")
             continue
-        lines += ["", f"speed-up over {baseline} on {loop} (above 1.00: faster)", row("server", [label for _, label, _ in COLUMNS])]
+        lines += [f"speed-up over {baseline} (above 1.00: faster)"]
         for kind, result in results.items():
             if kind == baseline or "figures" not in result:
                 continue
             cells = []
-            for name, _, higher in COLUMNS:
+            for name, _, higher in columns:
                 ours, theirs = result["figures"].get(name), base.get(name)
-                if not ours or not theirs:
-                    cells.append("-")
-                else:
-                    cells.append(f"{(ours / theirs if higher else theirs / ours):.2f}")
+                cells.append("-" if not ours or not theirs else f"{(ours / theirs if higher else theirs / ours):.2f}")
             lines.append(row(kind, cells))
     return lines
+
+
+def table(loop: str, results: Dict[str, Dict[str, Any]], baselines: List[str]) -> List[str]:
+    """The figures for one loop, each with its speed-ups over each baseline."""
+    return (
+        block(f"[{loop}] {WINDOW} messages in flight: messages/s", IN_FLIGHT, [], results, baselines)
+        + [""]
+        + block(
+            f"[{loop}] one message in flight: rtt = median round trip, µs; cpu = server CPU µs per message; turns = event loop turns per message",
+            ONE_IN_FLIGHT,
+            TURNS,
+            results,
+            baselines,
+        )
+    )
 
 
 def median_of_rounds(rounds: List[Dict[str, Any]]) -> Dict[str, Any]:
@@ -383,7 +415,7 @@ def median_of_rounds(rounds: List[Dict[str, Any]]) -> Dict[str, Any]:
     if not measured:
         return rounds[0]
     figures: Dict[str, Optional[float]] = {}
-    for name, _, _ in COLUMNS:
+    for name in dict.fromkeys(name for result in measured for name in result["figures"]):
         values = [result["figures"][name] for result in measured if result["figures"].get(name) is not None]
         figures[name] = statistics.median(values) if values else None
     errors = {name: error for result in measured for name, error in result["errors"].items()}
