@@ -4,7 +4,7 @@ protocol layer alone: no sockets, no event loop).
 As a script, the figures for each implementation, each in its own process (chosen by
 FASTWS_NO_EXTENSIONS, as users choose it):
 
-    python bench/test_protocol.py [--seconds 2] [--implementations cython,python] [--json FILE]
+    python bench/test_protocol.py [--seconds 3] [--rounds 3] [--implementations cython,python] [--json FILE]
 
     16 B binary, 16 B text    no extension
     1 KiB text, deflate       permessage-deflate at the protocol's default settings, every
@@ -12,7 +12,7 @@ FASTWS_NO_EXTENSIONS, as users choose it):
 
 and, for deflate, the share of the time that is zlib's own: the same compressor and
 decompressor calls (the agreed level and window, a sync flush per message, the same
-output bound) on the same payloads, timed alone. Under pytest-benchmark, the same
+output bound) on the same payloads, timed alone, in turn with the protocol's rounds. Under pytest-benchmark, the same
 pair over each core and SIMD level:
 
     pytest bench/test_protocol.py --benchmark-only --benchmark-group-by=group
@@ -104,16 +104,19 @@ def payloads(kind: str, size: int) -> List[Any]:
     return out
 
 
-def median_round(round_trip: Callable[[], None], seconds: float) -> float:
-    """The median time of one round, over ``seconds`` of rounds (after one untimed)."""
-    round_trip()
-    times: List[float] = []
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline or len(times) < 5:
-        start = time.perf_counter()
+def median_rounds(round_trips: List[Callable[[], None]], seconds: float) -> List[float]:
+    """The median time of one round of each function, over ``seconds`` of rounds taken
+    in turn (so that they share the machine's moods), after one untimed round each."""
+    for round_trip in round_trips:
         round_trip()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    times: List[List[float]] = [[] for _ in round_trips]
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline or len(times[0]) < 5:
+        for round_trip, taken in zip(round_trips, times):
+            start = time.perf_counter()
+            round_trip()
+            taken.append(time.perf_counter() - start)
+    return [statistics.median(taken) for taken in times]
 
 
 def connected(deflate: bool) -> Tuple[ClientConnection, ServerConnection, Optional[PerMessageDeflate]]:
@@ -180,19 +183,32 @@ def measure(seconds: float) -> Dict[str, Dict[str, float]]:
     results: Dict[str, Dict[str, float]] = {}
     for name, kind, size, deflate in CASES:
         round_trip, agreed, messages = protocol_round(kind, size, deflate)
-        took = median_round(round_trip, seconds)
-        figures = {"msgs_per_s": 2 * BATCH / took}
-        if agreed is not None:
-            zlib_took = median_round(zlib_round(agreed, messages), seconds / 2)
-            figures["zlib_share"] = zlib_took / took
-            figures["zlib_msgs_per_s"] = 2 * BATCH / zlib_took
-        results[name] = figures
+        if agreed is None:
+            (took,) = median_rounds([round_trip], seconds)
+            results[name] = {"msgs_per_s": 2 * BATCH / took}
+        else:
+            took, zlib_took = median_rounds([round_trip, zlib_round(agreed, messages)], seconds)
+            results[name] = {"msgs_per_s": 2 * BATCH / took, "zlib_share": zlib_took / took, "zlib_msgs_per_s": 2 * BATCH / zlib_took}
     return results
+
+
+def run_worker(implementation: str, seconds: float) -> Dict[str, Dict[str, float]]:
+    """The figures of one implementation, measured in a process of its own."""
+    env = dict(os.environ, FASTWS_NO_EXTENSIONS="1" if implementation == "python" else "")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH", "")]))
+    done = subprocess.run([sys.executable, __file__, "--worker", "--seconds", str(seconds)], env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"{implementation}: failed: {done.stderr.strip().splitlines()[-1:]}")
+    answer = json.loads(done.stdout)
+    if answer["implementation"] != implementation:
+        raise RuntimeError(f"{implementation}: failed: the process ran the {answer['implementation']} implementation")
+    return answer["figures"]  # type: ignore[no-any-return]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=2.0, help="per case and implementation (default 2)")
+    parser.add_argument("--seconds", type=float, default=3.0, help="per case and implementation, split between the rounds (default 3)")
+    parser.add_argument("--rounds", type=int, default=3, help="processes per implementation, in turn; figures are their medians")
     parser.add_argument("--implementations", default="cython,python")
     parser.add_argument("--json", help="write the figures to this file")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -202,20 +218,19 @@ def main() -> int:
 
         print(json.dumps({"implementation": fastws.implementation, "figures": measure(arguments.seconds)}))
         return 0
-    results: Dict[str, Any] = {}
-    for implementation in arguments.implementations.split(","):
-        env = dict(os.environ, FASTWS_NO_EXTENSIONS="1" if implementation == "python" else "")
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH", "")]))
-        done = subprocess.run([sys.executable, __file__, "--worker", "--seconds", str(arguments.seconds)], env=env, capture_output=True, text=True)
-        if done.returncode:
-            print(f"{implementation}: failed: {done.stderr.strip().splitlines()[-1:]}")
-            continue
-        answer = json.loads(done.stdout)
-        if answer["implementation"] != implementation:
-            print(f"{implementation}: failed: the process ran the {answer['implementation']} implementation")
-            continue
-        results[implementation] = answer["figures"]
-    print(f"sans-IO client <-> server in memory, {BATCH}+{BATCH} messages a round, messages/s (median round)")
+    implementations = arguments.implementations.split(",")
+    rounds: Dict[str, List[Dict[str, Dict[str, float]]]] = {implementation: [] for implementation in implementations}
+    for _ in range(arguments.rounds):
+        for implementation in implementations:
+            rounds[implementation].append(run_worker(implementation, arguments.seconds / arguments.rounds))
+    results = {
+        implementation: {
+            name: {figure: statistics.median(each[name][figure] for each in taken) for figure in taken[0][name]}
+            for name in taken[0]
+        }
+        for implementation, taken in rounds.items()
+    }
+    print(f"sans-IO client <-> server in memory, {BATCH}+{BATCH} messages a round, messages/s (median round; median of {arguments.rounds} processes)")
     print("case".ljust(22) + "".join(f"{name:>12}" for name in results) + "   zlib's share (same calls, zlib alone)")
     for name, _, _, _ in CASES:
         cells = "".join(f"{figures[name]['msgs_per_s']:>12,.0f}" for figures in results.values())
