@@ -101,10 +101,10 @@ async def fastws_task_server(port: int) -> None:
 
 
 async def fastws_callback_server(port: int) -> None:
-    from fastws.aio import Listener, serve_callbacks  # type: ignore[attr-defined,unused-ignore]
+    from fastws.aio import Listener, serve_callbacks
 
-    class Echo(Listener):  # type: ignore[misc]
-        def on_message(self, ws, message):  # type: ignore[no-untyped-def]
+    class Echo(Listener):
+        def on_message(self, ws: Any, message: Any) -> None:
             ws.send_nowait(message)
 
     name = fastws_version("cython")
