@@ -1,42 +1,135 @@
-"""Echo servers for bench/echo.py, one per library: ``python bench/echo_servers.py KIND PORT``.
+"""Echo servers for bench/echo.py, one per library and API:
 
-Each echoes every message (binary, uncompressed, no size limit worth mentioning)
-on 127.0.0.1:PORT until killed. KIND: fastws, fastws-pure, websockets, aiohttp,
-picows, wsproto, asyncio-tcp, socket-tcp (the last two echo raw bytes: no WebSocket).
+    python bench/echo_servers.py KIND PORT [--loop asyncio|uvloop]
+
+Each echoes every message, text as text and binary as binary, on 127.0.0.1:PORT until
+killed, configured alike: no compression, 64 MiB messages, no keepalive, a queue of
+64 messages where the API has one. KIND:
+
+    fastws-task      fastws.aio.serve(handler): a task per connection (Cython core)
+    fastws-callback  fastws.aio.serve_callbacks(Listener): on_message from the transport
+    fastws-pure      fastws-task on the pure-Python implementation (FASTWS_NO_EXTENSIONS=1)
+    picows           picows' core API: WSListener.on_ws_frame callbacks
+    picows-ws        picows.websockets: picows' websockets-compatible task API
+    websockets       websockets.asyncio.server
+    aiohttp          aiohttp.web.WebSocketResponse
+    wsproto          wsproto's sans-IO connection in an asyncio.Protocol
+    asyncio-tcp      raw bytes, no WebSocket: an asyncio.Protocol writing back what it reads
+    socket-tcp       raw bytes, no WebSocket: blocking sockets, a thread per connection
+
+Once listening it prints one line, ``ready <library version> <event loop class>``; on
+asyncio's own loop the line ends with ``turns``, and each SIGUSR1 then prints ``turns N``,
+the loop's turns so far. When
+the library, the API or the loop is not installed it prints ``missing: <why>`` on stderr
+and exits with status 3.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
+import signal
 import socket
 import sys
 import threading
+from importlib.metadata import version
+from typing import Any, Awaitable, Callable, Coroutine, Dict, Union
 
 HOST = "127.0.0.1"
 LIMIT = 2**26
+QUEUE = 64
+MISSING = 3
 
 
-async def fastws_server(port: int) -> None:
+def ready(name_version: str) -> None:
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        name = "threads"
+    else:
+        name = f"{type(loop).__module__}.{type(loop).__qualname__}"
+        if count_turns(loop):
+            name += " turns"
+    print(f"ready {name_version} {name}", flush=True)
+
+
+def count_turns(loop: asyncio.AbstractEventLoop) -> bool:
+    """On asyncio's own loop, counts the loop's turns (its ``_run_once`` calls: a
+    wrapper of well under a microsecond a turn) and prints ``turns N`` on SIGUSR1.
+    uvloop's turns are in C, out of reach: nothing is printed there."""
+    run_once = getattr(loop, "_run_once", None)
+    if run_once is None or not hasattr(signal, "SIGUSR1"):
+        return False
+    turns = 0
+
+    def counted() -> None:
+        nonlocal turns
+        turns += 1
+        run_once()
+
+    loop._run_once = counted  # type: ignore[attr-defined]
+    loop.add_signal_handler(signal.SIGUSR1, lambda: print(f"turns {turns}", flush=True))
+    return True
+
+
+async def serve_forever() -> None:
+    await asyncio.get_running_loop().create_future()
+
+
+def fastws_version(expected: str) -> str:
+    import fastws
+
+    if fastws.implementation != expected:
+        raise SystemExit(f"fastws runs its {fastws.implementation} implementation here, not {expected}: {fastws.implementation_error}")
+    return f"fastws-{fastws.__version__}-{fastws.implementation}"
+
+
+async def echo_task(ws: Any) -> None:
+    """The handler of every websockets-style task API."""
+    async for message in ws:
+        await ws.send(message)
+
+
+async def fastws_task_server(port: int) -> None:
     from fastws.aio import serve
 
-    async def echo(ws):  # type: ignore[no-untyped-def]
-        async for message in ws:
-            await ws.send(message)
+    name = fastws_version("python" if os.environ.get("FASTWS_NO_EXTENSIONS") == "1" else "cython")
+    async with serve(echo_task, HOST, port, compression=None, max_message_size=LIMIT, ping_interval=None, max_queue=QUEUE):
+        ready(name)
+        await serve_forever()
 
-    async with serve(echo, HOST, port, compression=None, max_message_size=LIMIT, ping_interval=None, max_queue=64):
-        await asyncio.Future()
+
+async def fastws_callback_server(port: int) -> None:
+    from fastws.aio import Listener, serve_callbacks
+
+    class Echo(Listener):
+        def on_message(self, ws: Any, message: Any) -> None:
+            ws.send_nowait(message)
+
+    name = fastws_version("cython")
+    server = await serve_callbacks(Echo, HOST, port, compression=None, max_message_size=LIMIT, ping_interval=None)
+    try:
+        ready(name)
+        await serve_forever()
+    finally:
+        server.close()
 
 
 async def websockets_server(port: int) -> None:
     from websockets.asyncio.server import serve
 
-    async def echo(ws):  # type: ignore[no-untyped-def]
-        async for message in ws:
-            await ws.send(message)
+    async with serve(echo_task, HOST, port, compression=None, max_size=LIMIT, ping_interval=None, max_queue=QUEUE):
+        ready(f"websockets-{version('websockets')}")
+        await serve_forever()
 
-    async with serve(echo, HOST, port, compression=None, max_size=LIMIT, ping_interval=None):
-        await asyncio.Future()
+
+async def picows_websockets_server(port: int) -> None:
+    from picows.websockets import serve
+
+    async with serve(echo_task, HOST, port, compression=None, max_size=LIMIT, ping_interval=None, max_queue=QUEUE):
+        ready(f"picows.websockets-{version('picows')}")
+        await serve_forever()
 
 
 async def aiohttp_server(port: int) -> None:
@@ -57,13 +150,14 @@ async def aiohttp_server(port: int) -> None:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, HOST, port).start()
-    await asyncio.Future()
+    ready(f"aiohttp-{version('aiohttp')}")
+    await serve_forever()
 
 
 async def picows_server(port: int) -> None:
     from picows import WSListener, WSMsgType, ws_create_server
 
-    class Echo(WSListener):  # type: ignore[misc]
+    class Echo(WSListener):  # type: ignore[misc,unused-ignore]
         def on_ws_frame(self, transport, frame):  # type: ignore[no-untyped-def]
             if frame.msg_type == WSMsgType.CLOSE:
                 transport.send_close(frame.get_close_code(), frame.get_close_message())
@@ -73,6 +167,7 @@ async def picows_server(port: int) -> None:
 
     server = await ws_create_server(lambda _: Echo(), HOST, port, max_frame_size=LIMIT)
     async with server:
+        ready(f"picows-{version('picows')}")
         await server.serve_forever()
 
 
@@ -110,6 +205,7 @@ async def wsproto_server(port: int) -> None:
 
     server = await asyncio.get_running_loop().create_server(Echo, HOST, port)
     async with server:
+        ready(f"wsproto-{version('wsproto')}")
         await server.serve_forever()
 
 
@@ -123,6 +219,7 @@ async def asyncio_tcp_server(port: int) -> None:
 
     server = await asyncio.get_running_loop().create_server(Echo, HOST, port)
     async with server:
+        ready(f"python-{sys.version.split()[0]}")
         await server.serve_forever()
 
 
@@ -140,31 +237,65 @@ def socket_tcp_server(port: int) -> None:
                     return
                 connection.sendall(view[:count])
 
+    ready(f"python-{sys.version.split()[0]}")
     while True:
         connection, _ = listener.accept()
         threading.Thread(target=serve, args=(connection,), daemon=True).start()
 
 
-SERVERS = {
-    "fastws": fastws_server,
-    "fastws-pure": fastws_server,
+SERVERS: Dict[str, Callable[[int], Union[None, Awaitable[None]]]] = {
+    "fastws-task": fastws_task_server,
+    "fastws-callback": fastws_callback_server,
+    "fastws-pure": fastws_task_server,
+    "picows": picows_server,
+    "picows-ws": picows_websockets_server,
     "websockets": websockets_server,
     "aiohttp": aiohttp_server,
-    "picows": picows_server,
     "wsproto": wsproto_server,
     "asyncio-tcp": asyncio_tcp_server,
     "socket-tcp": socket_tcp_server,
 }
+#: Servers that run no event loop.
+LOOPLESS = {"socket-tcp"}
 
-if __name__ == "__main__":
-    kind, port = sys.argv[1], int(sys.argv[2])
-    if kind == "fastws-pure":
-        assert os.environ.get("FASTWS_NO_EXTENSIONS") == "1"
-    run = SERVERS[kind]
+
+def run_on(loop: str, main: Coroutine[Any, Any, None]) -> None:
+    if loop == "asyncio":
+        asyncio.run(main)
+        return
     try:
-        if asyncio.iscoroutinefunction(run):
-            asyncio.run(run(port))
+        import uvloop
+    except ImportError:
+        main.close()
+        raise
+    if hasattr(uvloop, "run"):  # uvloop >= 0.18
+        uvloop.run(main)
+    else:  # pragma: no cover - older uvloop
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+        asyncio.run(main)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("kind", choices=sorted(SERVERS))
+    parser.add_argument("port", type=int)
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
+    arguments = parser.parse_args()
+    if arguments.kind == "fastws-pure" and os.environ.get("FASTWS_NO_EXTENSIONS") != "1":
+        raise SystemExit("fastws-pure needs FASTWS_NO_EXTENSIONS=1 in its environment")
+    server = SERVERS[arguments.kind]
+    try:
+        if arguments.kind in LOOPLESS:
+            server(arguments.port)
         else:
-            run(port)
+            run_on(arguments.loop, server(arguments.port))  # type: ignore[arg-type]
+    except ImportError as error:
+        print(f"missing: {error}", file=sys.stderr, flush=True)
+        return MISSING
     except KeyboardInterrupt:
         pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
