@@ -8,9 +8,10 @@ straight into a preallocated buffer (``get_buffer``) shared by every connection 
 the thread; ``buffer_updated`` hands the new bytes to the sans-IO connection
 (``fastws.protocol``), turns its events into queued messages (or, with a
 ``Listener``, calls it at once), pong results and closing state, and writes what the
-connection queued (pongs, the echo of a close frame). The buffer is 64 KiB: each
-read callback does a bounded amount of work, so one connection's flood of tiny
-frames cannot hold the loop for long, and the loop serves every connection in turn.
+connection queued (pongs, the echo of a close frame). The buffer is 256 KiB: each
+read callback does a bounded amount of work (a flood of tiny frames is parsed in a
+few milliseconds a read), and the loop serves every connection in turn, so one
+connection cannot hold the others back; a 64 KiB message still arrives in one read.
 
 Flow control, so that no peer can grow our memory:
 - the queue of received messages is bounded in messages (``max_queue``) and in
@@ -64,7 +65,7 @@ logger = logging.getLogger("fastws.aio")
 
 _OPEN = ConnectionState.OPEN
 _CLOSED = ConnectionState.CLOSED
-_READ_SIZE = 64 * 1024  # the receive buffer: one per thread, shared by its connections
+_READ_SIZE = 256 * 1024  # the receive buffer: one per thread, shared by its connections
 _local = threading.local()
 _FLUSH_AT = 64 * 1024  # pending writes past this size go out at once
 #: Default bound on the bytes of received messages waiting for the application.
