@@ -21,10 +21,10 @@ Flow control, so that no peer can grow our memory:
   (``pause_writing``), reading pauses too: whatever the peer sends, pings included,
   nothing more is answered until it reads what we wrote; ``send`` waits.
 
-Sending: ``send`` asks the protocol for the frame and writes it. The first write of
-a turn of the loop goes out at once when no received message waits to be answered
-(a round trip waits for nothing); the others gather and go out in one
-``transport.write`` at the end of the turn (or at once past 64 KiB).
+Sending: ``send`` asks the protocol for the frame and writes it: at once when no
+received message waits to be answered (a round trip waits for nothing, and costs
+no extra turn of the loop); while some do, the answers gather and go out in one
+``transport.write`` with the last one (or past 64 KiB, or at the end of the turn).
 
 Closing: a close frame sent starts a timer (``close_timeout``) after which the
 transport is aborted. A protocol failure (RFC 6455 §7.1.7) that follows messages
@@ -165,7 +165,6 @@ class WebSocket(asyncio.BufferedProtocol):
         self._queue_bytes = 0
         self._in_pieces = False  # the queue's last item is a piece of an unfinished message
         self._assembling: Optional[List[Any]] = None  # recv()'s pieces of a fragmented message
-        self._listener_parts: List[Any] = []
         self._recv_waiter: Optional[asyncio.Future[None]] = None
         # Why reading is paused: the queue is full, the write buffer is.
         self._paused_for_queue = False
@@ -173,6 +172,7 @@ class WebSocket(asyncio.BufferedProtocol):
         self._pending: List[bytes] = []
         self._pending_size = 0
         self._flush_scheduled = False
+        self._gathering = False
         self._write_paused = False
         self._drain_waiters: List[asyncio.Future[None]] = []
         self._pings: Dict[bytes, Tuple[asyncio.Future[float], float]] = {}
@@ -437,22 +437,21 @@ class WebSocket(asyncio.BufferedProtocol):
     # -- sending --------------------------------------------------------------------
 
     def _write(self, data: bytes) -> None:
-        if not self._flush_scheduled and not self._queue:
-            # The first write of this turn of the loop, with no received message
-            # left to answer: out at once (a round trip waits for nothing). Later
-            # writes in the same turn gather, and go out together at its end.
-            self._flush_scheduled = True
-            self._loop.call_soon(self._flush)
-            if not self._lost:
-                self.transport.write(data)
-            return
-        self._pending.append(data)
-        self._pending_size += len(data)
-        if self._pending_size >= _FLUSH_AT:
-            self._flush()
-        elif not self._flush_scheduled:
-            self._flush_scheduled = True
-            self._loop.call_soon(self._flush)
+        if self._queue or self._gathering:
+            # More received messages wait to be answered (or a listener is being
+            # called from a read): gather the answers, to go out in one write when
+            # the last is answered, past 64 KiB, or at the end of this loop turn.
+            self._pending.append(data)
+            self._pending_size += len(data)
+            if self._pending_size >= _FLUSH_AT:
+                self._flush()
+            elif not self._flush_scheduled and not self._gathering:  # a read flushes at its end
+                self._flush_scheduled = True
+                self._loop.call_soon(self._flush)
+        elif self._pending:
+            self._write_now(data)
+        elif not self._lost:
+            self.transport.write(data)  # nothing to wait for: out at once, no extra loop turn
 
     def _flush(self) -> None:
         self._flush_scheduled = False
@@ -548,7 +547,11 @@ class WebSocket(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         proto = self._proto
-        proto.receive_data(self._view[:nbytes])
+        self._gathering = True  # a listener's answers to this read go out in one write
+        try:
+            proto.receive_data(self._view[:nbytes])
+        finally:
+            self._gathering = False
         events = proto.events()
         if events:
             self._handle_events(events)
@@ -557,8 +560,8 @@ class WebSocket(asyncio.BufferedProtocol):
         out = proto.data_to_send()
         if out:
             self._write_now(out)
-        elif self._pending and self.listener is not None:
-            self._flush()  # the listener's answers to this read: one write
+        elif self._pending:
+            self._flush()
         if proto.should_close_transport:
             self._close_transport()
 
@@ -576,14 +579,7 @@ class WebSocket(asyncio.BufferedProtocol):
         self._queue_bytes += len(data)
 
     def _message_to_listener(self, data: Message, finished: bool) -> None:
-        parts = self._listener_parts
-        if finished and not parts:
-            self.listener.on_message(self, data)  # type: ignore[union-attr]
-            return
-        parts.append(data)
-        if finished:
-            self._listener_parts = []
-            self.listener.on_message(self, "".join(parts) if type(data) is str else b"".join(parts))  # type: ignore[union-attr, arg-type]
+        self.listener.on_message(self, data)  # type: ignore[union-attr]
 
     def _handle_events(self, events: List[Any]) -> None:
         queue = self._queue
