@@ -262,7 +262,7 @@ class WebSocket(asyncio.BufferedProtocol):
         if parts is None:
             item = await self._next_item()
             if type(item) is not tuple:
-                return item  # type: ignore[return-value]
+                return item  # type: ignore[no-any-return]
             parts = self._assembling = [item[0]]
         # A fragmented message: its pieces, joined here (cancelling recv() keeps
         # what was taken for the next call).
@@ -281,7 +281,7 @@ class WebSocket(asyncio.BufferedProtocol):
             raise RuntimeError("recv() was cancelled inside a message: call it again to finish that message")
         item = await self._next_item()
         if type(item) is not tuple:
-            yield item  # type: ignore[misc]
+            yield item
             return
         data, finished = item
         while True:
@@ -333,9 +333,9 @@ class WebSocket(asyncio.BufferedProtocol):
                 await self._drain()
             self.send_nowait(message)
         elif hasattr(message, "__aiter__"):
-            await self._send_fragments(message.__aiter__(), True)  # type: ignore[union-attr]
+            await self._send_fragments(message.__aiter__(), True)
         elif hasattr(message, "__iter__"):
-            await self._send_fragments(iter(message), False)  # type: ignore[arg-type]
+            await self._send_fragments(iter(message), False)
         else:
             raise TypeError(f"cannot send {type(message).__name__}: a message is str, bytes-like, or an (async) iterable of them")
 

@@ -211,7 +211,8 @@ class Server:
     def _answer(self, ws: WebSocket, request: Any) -> None:
         proto = ws._proto
         if type(request) is HttpRequest:
-            ws._write_now(proto.send(RejectConnection(*self._serve_http(request))))
+            status, headers, body = self._serve_http(request)
+            ws._write_now(proto.send(RejectConnection(status, tuple(headers), body)))
         elif self._closing:
             ws._write_now(proto.send(RejectConnection(503, (("Content-Type", "text/plain"),), b"shutting down\n")))
         else:

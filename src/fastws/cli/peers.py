@@ -328,7 +328,7 @@ def _picows_parse(payloads: bool) -> Callable[[], Callable[..., Any]]:
 
     def build() -> Callable[..., Any]:
         import picows
-        from picows.picows import WSProtocol
+        from picows.picows import WSProtocol  # type: ignore[attr-defined]
 
         class Listener(picows.WSListener):  # type: ignore[misc]
             def __init__(self) -> None:

@@ -81,9 +81,9 @@ def _quick_event(kind: type, name: str, value: Any) -> Event:
     """``kind(value)`` for an event of one field given by ``name`` (the others at
     their defaults), without the frozen dataclass's ``__init__``: the protocol makes
     one per message, and that ``__init__`` costs more than the rest of receiving it."""
-    event = _new_object(kind)
+    event: Event = _new_object(kind)
     _set_field(event, name, value)
-    return event  # type: ignore[no-any-return]
+    return event
 
 
 class Connection:

@@ -46,7 +46,7 @@ class PreparedMessage:
             frame = self._frames.get(key)
             if frame is None:
                 frame = self._frames[key] = core.encode_frame(self.opcode, self._payload_for(key), rsv1=key is not None)
-            return frame  # type: ignore[no-any-return]
+            return frame
         return core.encode_frame(self.opcode, self._payload_for(key), rsv1=key is not None, mask=mask)  # type: ignore[no-any-return]
 
     def _payload_for(self, key: Optional[Tuple[int, int]]) -> bytes:
