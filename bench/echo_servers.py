@@ -1,7 +1,8 @@
 """Echo servers for bench/echo.py, one per library: ``python bench/echo_servers.py KIND PORT``.
 
 Each echoes every message (binary, uncompressed, no size limit worth mentioning)
-on 127.0.0.1:PORT until killed. KIND: fastws, fastws-pure, websockets, aiohttp,
+on 127.0.0.1:PORT until killed. KIND: fastws, fastws-pure, websockets, websockets+fastws (websockets with
+fastws.compat installed), aiohttp,
 picows, wsproto, asyncio-tcp, socket-tcp (the last two echo raw bytes: no WebSocket).
 """
 
@@ -37,6 +38,13 @@ async def websockets_server(port: int) -> None:
 
     async with serve(echo, HOST, port, compression=None, max_size=LIMIT, ping_interval=None):
         await asyncio.Future()
+
+
+async def websockets_fastws_server(port: int) -> None:
+    import fastws.compat
+
+    fastws.compat.install("websockets")
+    await websockets_server(port)
 
 
 async def aiohttp_server(port: int) -> None:
@@ -149,6 +157,7 @@ SERVERS = {
     "fastws": fastws_server,
     "fastws-pure": fastws_server,
     "websockets": websockets_server,
+    "websockets+fastws": websockets_fastws_server,
     "aiohttp": aiohttp_server,
     "picows": picows_server,
     "wsproto": wsproto_server,

@@ -402,11 +402,16 @@ def test_serialize_matches(core: Any, size: int, mask: bool, monkeypatch: pytest
 
 
 def test_status_and_replaced(core: Any) -> None:
+    import websockets.version
+
     assert adapter.status() == "own code" and adapter.replaced() == []
     adapter.install()
-    assert adapter.replaced() == ["apply_mask", "frame parsing (Protocol.parse)", "frame serialisation (Frame.serialize)"]
     assert fastws.compat.status()["websockets"] == adapter.status()
-    assert Protocol.parse is not ORIGINAL_PARSE and Frame.serialize is not ORIGINAL_SERIALIZE
+    if websockets.version.version in adapter.SUPPORTED:  # CI also runs these tests on each pinned release
+        assert adapter.replaced() == ["apply_mask", "frame parsing (Protocol.parse)", "frame serialisation (Frame.serialize)"]
+        assert Protocol.parse is not ORIGINAL_PARSE and Frame.serialize is not ORIGINAL_SERIALIZE
+    else:
+        assert adapter.replaced() == ["apply_mask"] and "is not one of the versions" in adapter.status()
     adapter.uninstall()
     assert Protocol.parse is ORIGINAL_PARSE and Frame.serialize is ORIGINAL_SERIALIZE and adapter.replaced() == []
 
