@@ -208,6 +208,8 @@ STREAMS = {
     "64-bit length with its top bit": [wire(2, b"", length_code=127)[:2] + (1 << 63).to_bytes(8, "big") + KEY],
     "EOF in a header": [wire(2, bytes(300))[:3]],
     "EOF in a payload": [wire(1, b"ok"), wire(2, bytes(300))[:100]],
+    "EOF in a long payload": [wire(2, bytes(70000), fin=False, rsv=0)[:5000]],
+    "EOF in a short payload": [wire(9, b"ping")[:5]],
 }
 CLEAN = {"binary sizes", "non-minimal length", "ping pong close", "data after close", "empty close"}
 LIMITS = {"frame over max_size": 1000, "message over max_size": 1000, "control too long, over max_size": 200}
@@ -396,6 +398,12 @@ def test_handshake_then_frames_in_the_same_bytes(core: Any, monkeypatch: pytest.
 def test_serialize_matches(core: Any, size: int, mask: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     frames = [Frame(Opcode.TEXT, b"t" * size, fin=False), Frame(Opcode.CONT, memoryview(b"m" * size)), Frame(Opcode.PONG, b"p" * min(size, 125))]
     same_with_and_without(lambda: [frame.serialize(mask=mask) for frame in frames], monkeypatch)
+
+    class Unfinished:  # an extension that makes control frames invalid: sent as they are
+        def encode(self, frame: Frame) -> Frame:
+            return dataclasses.replace(frame, fin=False)
+
+    same_with_and_without(lambda: Frame(Opcode.PING, b"p").serialize(mask=mask, extensions=[Unfinished()]), monkeypatch)
     for bad in (Frame(Opcode.PING, b"x" * 126), Frame(Opcode.PING, b"", fin=False), Frame(Opcode.TEXT, b"", rsv2=True)):
         errors = [compat_helpers.run(adapter, installed, lambda: pytest.raises(ProtocolError, bad.serialize, mask=mask).value) for installed in (False, True)]
         assert str(errors[0]) == str(errors[1])

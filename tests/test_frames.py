@@ -282,6 +282,7 @@ def test_buffered_counts_the_bytes_of_the_unfinished_frame(impl, role):
             assert parser.buffered == received - boundary
 
 
+@pytest.mark.parametrize("role", ["server", "client"])
 def test_pending_frame_exposes_what_arrived(impl, role):
     payload = os.urandom(1000)
     key = KEY if role == "server" else None

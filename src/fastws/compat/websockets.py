@@ -139,7 +139,7 @@ def _install_framing() -> None:
 
     def limit(self: Any) -> Optional[int]:
         # The payload limit of the next frame, as websockets computes it.
-        max_size = self.max_message_size
+        max_size: Optional[int] = self.max_message_size
         if max_size is not None and self.current_size is not None:
             max_size -= self.current_size
         fragment = self.max_fragment_size
@@ -222,25 +222,38 @@ def _install_framing() -> None:
         if extensions:
             for extension in extensions:
                 self = extension.encode(self)
+        key = secrets.token_bytes(4) if mask else None
         try:
-            return _fastws.encode_frame(
-                self.opcode,
-                self.data,
-                fin=self.fin,
-                rsv1=self.rsv1,
-                rsv2=self.rsv2,
-                rsv3=self.rsv3,
-                mask=secrets.token_bytes(4) if mask else None,
+            wire: bytes = _fastws.encode_frame(
+                self.opcode, self.data, fin=self.fin, rsv1=self.rsv1, rsv2=self.rsv2, rsv3=self.rsv3, mask=key
             )
         except ValueError:
             # A control frame that an extension made invalid: websockets sends it as is.
-            return original_serialize(self, mask=mask)  # type: ignore[no-any-return]
+            wire = _raw_frame(self, key)
+        return wire
 
     parse.__doc__ = original_parse.__doc__
     serialize.__doc__ = original_serialize.__doc__
     _patches.set(Protocol, "parse", parse)
     _patches.set(Frame, "serialize", serialize)
     _replaced.extend(["frame parsing (Protocol.parse)", "frame serialisation (Frame.serialize)"])
+
+
+def _wire(bits: Any, payload: Any, length: int, code: int, key: Optional[bytes]) -> bytes:
+    """A frame as sent: ``bits`` gives FIN, RSV and the opcode, ``code`` the length
+    encoding (the length itself, 126 or 127), ``payload`` is unmasked."""
+    first = bits.fin << 7 | bits.rsv1 << 6 | bits.rsv2 << 5 | bits.rsv3 << 4 | bits.opcode
+    head = bytes([first, (0x80 if key else 0) | code]) + (length.to_bytes(2 if code == 126 else 8, "big") if code > 125 else b"")
+    if key is None:
+        return head + bytes(payload)
+    return head + key + bytes(_fastws.apply_mask(payload, key))
+
+
+def _raw_frame(frame: Any, key: Optional[bytes]) -> bytes:
+    """``frame`` on the wire without any check (what websockets writes for a frame that
+    an extension changed after its checks)."""
+    length = len(frame.data)
+    return _wire(frame, frame.data, length, length if length < 126 else 126 if length < 65536 else 127, key)
 
 
 def _header_size(data: Any, position: int, masked: bool) -> Tuple[int, int]:
@@ -268,15 +281,9 @@ def _unfinished(parser: Any, carry: bytes, masked: bool) -> bytes:
     header = parser.pending_header
     if header is None:
         return carry
-    first = (header.fin << 7) | (header.rsv1 << 6) | (header.rsv2 << 5) | (header.rsv3 << 4) | header.opcode
     size = header.header_length - 4 * masked
-    length = header.payload_length
-    code = length if size == 2 else 126 if size == 4 else 127
-    wire = bytes([first, (0x80 if masked else 0) | code]) + (length.to_bytes(size - 2, "big") if size > 2 else b"")
-    payload = parser.pending_payload()
-    if masked:
-        return wire + header.mask + _fastws.apply_mask(payload, header.mask)  # type: ignore[no-any-return]
-    return wire + payload  # type: ignore[no-any-return]
+    code = header.payload_length if size == 2 else 126 if size == 4 else 127
+    return _wire(header, parser.pending_payload(), header.payload_length, code, header.mask)
 
 
 def _refused_onward(chunk: Any, carry: bytes, pending: Any, before: int, completed: int, masked: bool) -> bytes:
