@@ -7,6 +7,9 @@ checked; round trips with one in flight).
 Figures: messages/s at 16 B, 1 KiB, 1 KiB text, 64 KiB and 1 MiB, then the median
 round trip (µs) at 16 B and 64 KiB. Each round starts both servers afresh and measures
 them in alternating order; the table gives the median over the rounds and the ratio.
+A second table gives the server's CPU time per message (µs; from /proc, so Linux only):
+on a machine shared with other work, wall-clock rates swing with the neighbours' load,
+while the CPU that the server spends on each message does not.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import os
 import statistics
 import sys
+import time
 import types
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Tuple
@@ -24,6 +28,13 @@ from typing import Callable, Dict, Iterator, List, Tuple
 import echo
 
 KINDS = ["websockets", "websockets+fastws"]
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of process ``pid`` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 @contextlib.contextmanager
@@ -76,6 +87,7 @@ def main() -> int:
     # Both servers run on this interpreter, with this checkout's fastws importable.
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(echo.SRC), os.environ.get("PYTHONPATH", "")]))
     figures: Dict[str, Dict[str, List[float]]] = {kind: {} for kind in KINDS}
+    cpu: Dict[str, Dict[str, List[float]]] = {kind: {} for kind in KINDS}
     names = [name for name, _ in measures(arguments.seconds)]
     for round_number in range(arguments.rounds):
         order = KINDS if round_number % 2 == 0 else KINDS[::-1]
@@ -86,7 +98,13 @@ def main() -> int:
                 return 1
             try:
                 for name, measure in measures(arguments.seconds):
-                    figures[kind].setdefault(name, []).append(measure(port))
+                    used, started = cpu_seconds(process.pid), time.perf_counter()
+                    value = measure(port)
+                    busy = (cpu_seconds(process.pid) - used) / (time.perf_counter() - started)
+                    figures[kind].setdefault(name, []).append(value)
+                    # The server's CPU per message: its share of a core over the rate,
+                    # or times the round trip.
+                    cpu[kind].setdefault(name, []).append(busy * value if name.startswith("RTT") else busy / value * 1e6)
             finally:
                 process.kill()
                 process.wait()
@@ -99,8 +117,15 @@ def main() -> int:
         ratio = base / fast if name.startswith("RTT") else fast / base
         print(f"{name:<16}{base:>20,.1f}{fast:>20,.1f}{ratio:>9.2f}x")
     print("ratio: speed-up (for round trips, the old time over the new)")
+    cpu_medians = {kind: {name: statistics.median(values) for name, values in cpu[kind].items()} for kind in KINDS}
+    print("\nthe server's CPU time per message (µs), median of the rounds")
+    print(f"{'':<16}" + "".join(f"{kind:>20}" for kind in KINDS) + f"{'ratio':>10}")
+    for name in names:
+        base, fast = cpu_medians["websockets"][name], cpu_medians["websockets+fastws"][name]
+        print(f"{name:<16}{base:>20,.2f}{fast:>20,.2f}{base / fast:>9.2f}x")
+    print("ratio: websockets' CPU per message over websockets+fastws'")
     if arguments.json:
-        Path(arguments.json).write_text(json.dumps({"rounds": figures, "medians": medians}, indent=2))
+        Path(arguments.json).write_text(json.dumps({"rounds": figures, "medians": medians, "cpu_us": cpu, "cpu_medians": cpu_medians}, indent=2))
     return 0
 
 
