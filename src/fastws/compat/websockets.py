@@ -21,6 +21,8 @@ UTF-8 is left to websockets: it validates text only while decoding it to ``str``
 (``bytes.decode``), which a separate validation pass could only slow down.
 
 On any other version only ``apply_mask`` is replaced and ``status()`` says why.
+``install()`` and ``uninstall()`` take effect for connections opened afterwards: a
+connection keeps the parser it started with.
 """
 
 from __future__ import annotations
