@@ -12,6 +12,7 @@ killed, configured alike: no compression, 64 MiB messages, no keepalive, a queue
     picows           picows' core API: WSListener.on_ws_frame callbacks
     picows-ws        picows.websockets: picows' websockets-compatible task API
     websockets       websockets.asyncio.server
+    websockets+fastws  the same with fastws.compat.install("websockets")
     aiohttp          aiohttp.web.WebSocketResponse
     wsproto          wsproto's sans-IO connection in an asyncio.Protocol
     asyncio-tcp      raw bytes, no WebSocket: an asyncio.Protocol writing back what it reads
@@ -132,6 +133,13 @@ async def picows_websockets_server(port: int) -> None:
         await serve_forever()
 
 
+async def websockets_fastws_server(port: int) -> None:
+    import fastws.compat
+
+    fastws.compat.install("websockets")
+    await websockets_server(port)
+
+
 async def aiohttp_server(port: int) -> None:
     from aiohttp import WSMsgType, web
 
@@ -250,6 +258,7 @@ SERVERS: Dict[str, Callable[[int], Union[None, Awaitable[None]]]] = {
     "picows": picows_server,
     "picows-ws": picows_websockets_server,
     "websockets": websockets_server,
+    "websockets+fastws": websockets_fastws_server,
     "aiohttp": aiohttp_server,
     "wsproto": wsproto_server,
     "asyncio-tcp": asyncio_tcp_server,

@@ -23,7 +23,7 @@ def test_install_everything_importable() -> None:
     assert all(compat.status()[name] == "own code" for name in compat.TARGETS)
     assert compat.install() == {name: "installed" for name in compat.TARGETS}
     assert compat.install() == {name: "already installed" for name in compat.TARGETS}
-    assert all(compat.status()[name] == "fastws" for name in compat.TARGETS)
+    assert all(compat.status()[name].startswith("fastws") for name in compat.TARGETS)
     assert compat.uninstall() == {name: "uninstalled" for name in compat.TARGETS}
     assert compat.uninstall("wsproto") == {"wsproto": "not installed"}
 
@@ -31,7 +31,7 @@ def test_install_everything_importable() -> None:
 def test_install_named() -> None:
     assert compat.install("wsproto", "websockets") == {"wsproto": "installed", "websockets": "installed"}
     status = compat.status()
-    assert status["wsproto"] == status["websockets"] == "fastws"
+    assert status["wsproto"] == "fastws" and status["websockets"].startswith("fastws (apply_mask")
     assert status["autobahn"] == status["wsaccel"] == "own code"
 
 

@@ -268,6 +268,22 @@ def test_large_frame_across_many_feeds(impl):
 # -- the pending frame: acting on a payload before its end arrives ---------------------
 
 @pytest.mark.parametrize("role", ["server", "client"])
+def test_buffered_counts_the_bytes_of_the_unfinished_frame(impl, role):
+    key = KEY if role == "server" else None
+    frames = [reference.frame(2, os.urandom(size), key=key) for size in (0, 5, 125, 126, 70000, 3)]
+    wire = b"".join(frames)
+    ends = [sum(map(len, frames[: index + 1])) for index in range(len(frames))]
+    for step in (1, 7, 4093, len(wire)):
+        parser = impl.FrameParser(role, max_frame_size=None)
+        assert parser.buffered == 0
+        for start in range(0, len(wire), step):
+            parser.feed(wire[start : start + step])
+            received = min(start + step, len(wire))
+            boundary = max([0] + [end for end in ends if end <= received])
+            assert parser.buffered == received - boundary
+
+
+@pytest.mark.parametrize("role", ["server", "client"])
 def test_pending_frame_exposes_what_arrived(impl, role):
     payload = os.urandom(1000)
     key = KEY if role == "server" else None

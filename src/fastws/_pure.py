@@ -569,6 +569,11 @@ class FrameParser:
             return None
         return parse_header(self._buffer)
 
+    @property
+    def buffered(self) -> int:
+        """How many received bytes the parser holds: those of the frame not complete yet."""
+        return len(self._buffer)
+
     def pending_payload(self, start: int = 0) -> Optional[bytes]:
         """The unmasked payload bytes of the pending frame received so far, from
         ``start`` on; None when no frame is pending."""

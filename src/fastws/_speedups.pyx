@@ -705,6 +705,13 @@ cdef class FrameParser:
             header_length=self._header_length,
         )
 
+    @property
+    def buffered(self):
+        """How many received bytes the parser holds: those of the frame not complete yet."""
+        if self._partial is not NULL:
+            return self._header_length + self._partial_have
+        return self._header_have
+
     def pending_payload(self, Py_ssize_t start=0):
         """The unmasked payload bytes of the pending frame received so far, from
         ``start`` on; None when no frame is pending."""

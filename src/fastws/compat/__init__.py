@@ -79,11 +79,13 @@ def uninstall(*names: str) -> Dict[str, str]:
 
 def status() -> Dict[str, str]:
     """What runs on fastws: the fastws implementation in use, then per target
-    "fastws" (accelerated), "own code" (importable, not accelerated) or "not importable"."""
+    "fastws" (accelerated; "fastws (what is replaced)" for websockets), "own code" (importable, not accelerated) or "not importable"."""
     report = {"fastws": f"{fastws.__version__} {fastws.implementation} ({fastws.simd})"}
     for name in TARGETS:
-        if _adapter(name).installed():
-            report[name] = "fastws"
+        adapter = _adapter(name)
+        if adapter.installed():
+            # An adapter that replaces several things says which.
+            report[name] = adapter.status() if hasattr(adapter, "status") else "fastws"
         else:
             report[name] = "own code" if _importable(name) else "not importable"
     return report
