@@ -23,6 +23,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -37,15 +38,16 @@ PEER_MODULES = {"picows": "picows", "aiohttp": "aiohttp", "websockets": "websock
 MASK = b"\x5a\x13\xc7\x9e"
 
 
-def frame(payload: bytes, mask: Optional[bytes]) -> bytes:
-    """A binary frame (RFC 6455 §5.2), masked when ``mask`` is given."""
+def frame(payload: bytes, mask: Optional[bytes], opcode: int = 0x2, fin: bool = True) -> bytes:
+    """A frame (RFC 6455 §5.2; binary and final unless told), masked when ``mask`` is given."""
     length = len(payload)
+    first = opcode | (0x80 if fin else 0)
     if length < 126:
-        head = bytes([0x82, length | (0x80 if mask else 0)])
+        head = bytes([first, length | (0x80 if mask else 0)])
     elif length < 65536:
-        head = bytes([0x82, 126 | (0x80 if mask else 0)]) + length.to_bytes(2, "big")
+        head = bytes([first, 126 | (0x80 if mask else 0)]) + length.to_bytes(2, "big")
     else:
-        head = bytes([0x82, 127 | (0x80 if mask else 0)]) + length.to_bytes(8, "big")
+        head = bytes([first, 127 | (0x80 if mask else 0)]) + length.to_bytes(8, "big")
     if not mask:
         return head + payload
     key = int.from_bytes(mask * (length // 4 + 1), "little")
@@ -53,8 +55,8 @@ def frame(payload: bytes, mask: Optional[bytes]) -> bytes:
     return head + mask + masked
 
 
-def connect(port: int, websocket: bool) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+def connect(port: int, websocket: bool, timeout: float = 10) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     if websocket:
         key = base64.b64encode(os.urandom(16)).decode()
@@ -170,7 +172,9 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start(kind: str, peers_python: str) -> Tuple[Optional[subprocess.Popen], int, str]:
+def start(kind: str, peers_python: str, *options: str, argv: Optional[List[str]] = None) -> Tuple[Optional[subprocess.Popen], int, str]:
+    """Starts ``kind``'s echo server (bench/echo_servers.py, with ``options``), or
+    ``argv`` + ``--port PORT`` when given; returns it, its port and what went wrong."""
     port = free_port()
     env = dict(os.environ)
     python = sys.executable if kind.startswith("fastws") or kind.endswith("-tcp") else peers_python
@@ -181,14 +185,17 @@ def start(kind: str, peers_python: str) -> Tuple[Optional[subprocess.Popen], int
     module = PEER_MODULES.get(kind)
     if module and subprocess.run([python, "-c", f"import {module}"], capture_output=True).returncode:
         return None, 0, "not installed"
-    process = subprocess.Popen([python, str(HERE / "echo_servers.py"), kind, str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    command = [python, *argv, "--port", str(port)] if argv else [python, str(HERE / "echo_servers.py"), kind, str(port), *options]
+    log = tempfile.TemporaryFile()  # not a pipe: a server that logs a lot must not block on it
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
     for _ in range(200):
         try:
             socket.create_connection(("127.0.0.1", port), 0.2).close()
             return process, port, ""
         except OSError:
             if process.poll() is not None:
-                return None, 0, (process.stderr.read() or b"").decode()[-300:]  # type: ignore[union-attr]
+                log.seek(0)
+                return None, 0, log.read().decode()[-300:]
             time.sleep(0.05)
     process.kill()
     return None, 0, "did not start"

@@ -1,20 +1,34 @@
-"""Echo servers for bench/echo.py, one per library: ``python bench/echo_servers.py KIND PORT``.
+"""Echo servers for bench/echo.py and bench/attack.py, one per library:
+``python bench/echo_servers.py KIND PORT [--defaults]``.
 
 Each echoes every message (binary, uncompressed, no size limit worth mentioning)
-on 127.0.0.1:PORT until killed. KIND: fastws, fastws-pure, websockets, aiohttp,
-picows, wsproto, asyncio-tcp, socket-tcp (the last two echo raw bytes: no WebSocket).
+on 127.0.0.1:PORT until SIGTERM or SIGINT, then shuts down as the library does.
+KIND: fastws, fastws-pure, websockets, aiohttp, picows, wsproto, asyncio-tcp,
+socket-tcp (the last two echo raw bytes: no WebSocket). With ``--defaults`` the
+WebSocket servers keep their library's defaults instead (size limits, queues,
+keepalive, compression offered): what a user gets who writes the shortest server.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import sys
 import threading
 
 HOST = "127.0.0.1"
 LIMIT = 2**26
+DEFAULTS = "--defaults" in sys.argv
+
+
+async def stopped() -> None:
+    """Returns at the first SIGTERM or SIGINT."""
+    stop = asyncio.get_running_loop().create_future()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(signum, lambda: stop.done() or stop.set_result(None))
+    await stop
 
 
 async def fastws_server(port: int) -> None:
@@ -24,8 +38,9 @@ async def fastws_server(port: int) -> None:
         async for message in ws:
             await ws.send(message)
 
-    async with serve(echo, HOST, port, compression=None, max_message_size=LIMIT, ping_interval=None, max_queue=64):
-        await asyncio.Future()
+    options = {} if DEFAULTS else dict(compression=None, max_message_size=LIMIT, ping_interval=None, max_queue=64)
+    async with serve(echo, HOST, port, **options):
+        await stopped()
 
 
 async def websockets_server(port: int) -> None:
@@ -35,15 +50,16 @@ async def websockets_server(port: int) -> None:
         async for message in ws:
             await ws.send(message)
 
-    async with serve(echo, HOST, port, compression=None, max_size=LIMIT, ping_interval=None):
-        await asyncio.Future()
+    options = {} if DEFAULTS else dict(compression=None, max_size=LIMIT, ping_interval=None)
+    async with serve(echo, HOST, port, **options):
+        await stopped()
 
 
 async def aiohttp_server(port: int) -> None:
     from aiohttp import WSMsgType, web
 
     async def handler(request):  # type: ignore[no-untyped-def]
-        ws = web.WebSocketResponse(compress=False, max_msg_size=LIMIT, autoping=True)
+        ws = web.WebSocketResponse() if DEFAULTS else web.WebSocketResponse(compress=False, max_msg_size=LIMIT, autoping=True)
         await ws.prepare(request)
         async for message in ws:
             if message.type == WSMsgType.BINARY:
@@ -57,7 +73,8 @@ async def aiohttp_server(port: int) -> None:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, HOST, port).start()
-    await asyncio.Future()
+    await stopped()
+    await runner.cleanup()
 
 
 async def picows_server(port: int) -> None:
@@ -71,9 +88,9 @@ async def picows_server(port: int) -> None:
             elif frame.msg_type in (WSMsgType.BINARY, WSMsgType.TEXT):
                 transport.send(frame.msg_type, frame.get_payload_as_memoryview())
 
-    server = await ws_create_server(lambda _: Echo(), HOST, port, max_frame_size=LIMIT)
-    async with server:
-        await server.serve_forever()
+    options = {} if DEFAULTS else dict(max_frame_size=LIMIT)
+    async with await ws_create_server(lambda _: Echo(), HOST, port, **options):
+        await stopped()
 
 
 async def wsproto_server(port: int) -> None:
@@ -108,9 +125,8 @@ async def wsproto_server(port: int) -> None:
             if out:
                 self.transport.write(b"".join(out))
 
-    server = await asyncio.get_running_loop().create_server(Echo, HOST, port)
-    async with server:
-        await server.serve_forever()
+    async with await asyncio.get_running_loop().create_server(Echo, HOST, port):
+        await stopped()
 
 
 async def asyncio_tcp_server(port: int) -> None:
@@ -121,9 +137,8 @@ async def asyncio_tcp_server(port: int) -> None:
         def data_received(self, data):  # type: ignore[no-untyped-def]
             self.transport.write(data)
 
-    server = await asyncio.get_running_loop().create_server(Echo, HOST, port)
-    async with server:
-        await server.serve_forever()
+    async with await asyncio.get_running_loop().create_server(Echo, HOST, port):
+        await stopped()
 
 
 def socket_tcp_server(port: int) -> None:
