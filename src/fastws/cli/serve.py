@@ -25,6 +25,8 @@ def add_arguments(commands: Any) -> None:
         command.add_argument("--port", type=int, default=port)
         command.add_argument("--no-compression", action="store_true", help="decline permessage-deflate")
         command.add_argument("--ping-interval", type=float, default=None, help="keepalive ping every N seconds (default: none)")
+        command.add_argument("--ping-timeout", type=float, default=None, help="drop a peer whose pong is N seconds late (default: the ping interval)")
+        command.add_argument("--close-timeout", type=float, default=10.0, help="wait N seconds for a peer's closing handshake (default: 10)")
         if name == "echo":
             command.add_argument("--max-message-size", type=int, default=ECHO_MAX_MESSAGE_SIZE)
 
@@ -47,7 +49,12 @@ async def echo(ws: Any) -> None:
 async def _serve(arguments: argparse.Namespace) -> None:
     from ..aio import serve
 
-    options: Dict[str, Any] = dict(compression=None if arguments.no_compression else "deflate", ping_interval=arguments.ping_interval, ping_timeout=arguments.ping_interval)
+    options: Dict[str, Any] = dict(
+        compression=None if arguments.no_compression else "deflate",
+        ping_interval=arguments.ping_interval,
+        ping_timeout=arguments.ping_interval if arguments.ping_timeout is None else arguments.ping_timeout,
+        close_timeout=arguments.close_timeout,
+    )
     if arguments.command == "echo":
         server = serve(echo, arguments.host, arguments.port, max_message_size=arguments.max_message_size, max_queue=64, **options)
     else:
