@@ -135,12 +135,13 @@ class Flood:
         self.ends: Dict[str, int] = {}
         self.refused = 0
         self.retry_at: List[float] = []
+        self.rejoin = True  # a client whose connection ends opens another
         for _ in range(count):
             self.join()
 
     def join(self) -> None:
         try:
-            sock = connect(self.port, True, timeout=2)
+            sock = connect(self.port, True, timeout=1)
         except OSError:
             self.refused += 1
             self.retry_at.append(time.monotonic() + 0.5)
@@ -179,10 +180,10 @@ class Flood:
                 except OSError as error:
                     self.end(client, errno.errorcode.get(error.errno or 0, "error"))
             now = time.monotonic()
-            due = [at for at in self.retry_at if at <= now]
-            if due:
-                self.retry_at = [at for at in self.retry_at if at > now]
-                for _ in due:
+            due = [at for at in self.retry_at if at <= now][:5]  # a handshake blocks: a few a turn
+            if due and self.rejoin:
+                for at in due:
+                    self.retry_at.remove(at)
                     self.join()
             tick()
 
@@ -267,6 +268,7 @@ def flood(kind: str, attack: str, arguments: argparse.Namespace, peers_python: s
 
     try:
         attackers.run(lambda: time.monotonic() - began >= seconds, tick)
+        result.setdefault("rss_10s", watch.growth())
         result["cpu_s"] = watch.cpu() - watch.cpu0
         result["frames"] = (attackers.sent - unread(port)) // size
         result["cpu_per_frame_us"] = result["cpu_s"] / max(result["frames"], 1) * 1e6
@@ -299,6 +301,7 @@ def shutdown(kind: str, arguments: argparse.Namespace, peers_python: str) -> Dic
         attackers.run(lambda: time.monotonic() - began >= lead, lambda: None)
         process.send_signal(signal.SIGTERM)
         signalled = time.monotonic()
+        attackers.rejoin = False  # those the server closes stay away
         attackers.run(lambda: process.poll() is not None or time.monotonic() - signalled >= arguments.shutdown_cap, lambda: None)
         exited = process.poll() is not None
         return {"exit_s": time.monotonic() - signalled if exited else None, "returncode": process.returncode}

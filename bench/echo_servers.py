@@ -58,17 +58,26 @@ async def websockets_server(port: int) -> None:
 async def aiohttp_server(port: int) -> None:
     from aiohttp import WSMsgType, web
 
+    sockets = set()
+
     async def handler(request):  # type: ignore[no-untyped-def]
         ws = web.WebSocketResponse() if DEFAULTS else web.WebSocketResponse(compress=False, max_msg_size=LIMIT, autoping=True)
         await ws.prepare(request)
+        sockets.add(ws)
         async for message in ws:
             if message.type == WSMsgType.BINARY:
                 await ws.send_bytes(message.data)
             elif message.type == WSMsgType.TEXT:
                 await ws.send_str(message.data)
+        sockets.discard(ws)
         return ws
 
+    async def on_shutdown(app):  # type: ignore[no-untyped-def]
+        # aiohttp's documented graceful shutdown: close every WebSocket (1001).
+        await asyncio.gather(*(ws.close(code=1001, message=b"server shutdown") for ws in set(sockets)), return_exceptions=True)
+
     app = web.Application()
+    app.on_shutdown.append(on_shutdown)
     app.router.add_get("/", handler)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -80,7 +89,15 @@ async def aiohttp_server(port: int) -> None:
 async def picows_server(port: int) -> None:
     from picows import WSListener, WSMsgType, ws_create_server
 
+    transports = set()
+
     class Echo(WSListener):  # type: ignore[misc]
+        def on_ws_connected(self, transport):  # type: ignore[no-untyped-def]
+            transports.add(transport)
+
+        def on_ws_disconnected(self, transport):  # type: ignore[no-untyped-def]
+            transports.discard(transport)
+
         def on_ws_frame(self, transport, frame):  # type: ignore[no-untyped-def]
             if frame.msg_type == WSMsgType.CLOSE:
                 transport.send_close(frame.get_close_code(), frame.get_close_message())
@@ -91,6 +108,10 @@ async def picows_server(port: int) -> None:
     options = {} if DEFAULTS else dict(max_frame_size=LIMIT)
     async with await ws_create_server(lambda _: Echo(), HOST, port, **options):
         await stopped()
+        # picows leaves open connections to the application: close each (1001).
+        for transport in set(transports):
+            transport.send_close(1001, b"server shutdown")
+            transport.disconnect()
 
 
 async def wsproto_server(port: int) -> None:
