@@ -33,11 +33,13 @@ from __future__ import annotations
 
 import argparse
 import errno
+import fcntl
 import json
 import os
 import selectors
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -52,6 +54,7 @@ ATTACKS = ["ping-flood", "fragment-flood", "slow-readers", "half-open", "shutdow
 FASTWS_ECHO = ["-m", "fastws", "echo"]
 TICK = os.sysconf("SC_CLK_TCK")
 MiB = 1 << 20
+SIOCOUTQNSD = 0x894B  # linux/sockios.h: bytes in a socket's send queue not sent yet
 
 
 def launch(kind: str, peers_python: str) -> Any:
@@ -99,19 +102,23 @@ class Watch:
         return rss - self.rss0
 
 
-def unread(port: int) -> int:
-    """Bytes sent to ``port`` over IPv4 loopback that its process has not read yet:
-    the receive queues of its sockets and the send queues of their peers
-    (/proc/net/tcp). Loopback buffers grow to megabytes per connection, so what the
-    attackers wrote is not what the server took."""
+def unread(port: int, socks: List[socket.socket]) -> int:
+    """Bytes sent to ``port`` that its process has not read yet: the receive queues
+    of its connections (/proc/net/tcp) and what ``socks`` hold unsent (SIOCOUTQNSD).
+    Loopback buffers grow to megabytes per connection, so what the attackers wrote
+    is not what the server took."""
     total = 0
     with open("/proc/net/tcp") as file:
         next(file)
         for line in file:
             fields = line.split()
-            local, remote = int(fields[1].rpartition(":")[2], 16), int(fields[2].rpartition(":")[2], 16)
-            tx, rx = (int(part, 16) for part in fields[4].split(":"))
-            total += rx if local == port else tx if remote == port else 0
+            if int(fields[1].rpartition(":")[2], 16) == port and fields[3] != "0A":  # not the listener
+                total += int(fields[4].partition(":")[2], 16)
+    for sock in socks:
+        try:
+            total += struct.unpack("i", fcntl.ioctl(sock.fileno(), SIOCOUTQNSD, b"\0\0\0\0"))[0]
+        except OSError:
+            pass
     return total
 
 
@@ -186,6 +193,9 @@ class Flood:
                     self.retry_at.remove(at)
                     self.join()
             tick()
+
+    def sockets(self) -> List[socket.socket]:
+        return [key.fileobj for key in self.selector.get_map().values()]  # type: ignore[misc]
 
     def close(self) -> None:
         if self.selector.get_map() is None:
@@ -270,7 +280,7 @@ def flood(kind: str, attack: str, arguments: argparse.Namespace, peers_python: s
         attackers.run(lambda: time.monotonic() - began >= seconds, tick)
         result.setdefault("rss_10s", watch.growth())
         result["cpu_s"] = watch.cpu() - watch.cpu0
-        result["frames"] = (attackers.sent - unread(port)) // size
+        result["frames"] = (attackers.sent - unread(port, attackers.sockets())) // size
         result["cpu_per_frame_us"] = result["cpu_s"] / max(result["frames"], 1) * 1e6
         result["ends"] = attackers.ends
         result["refused"] = attackers.refused

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import os
 import selectors
@@ -31,6 +32,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import pytest
 
 from fastws import aio
+from fastws.aio import ConnectionClosed
 
 from test_aio_connection import echo, raw_handshake, run
 
@@ -249,6 +251,47 @@ def test_fragment_limit_is_max_fragments(impl: Any) -> None:
             assert (opcode, payload[:2]) == (0x8, (1009).to_bytes(2, "big")), (opcode, payload)
 
     run(main())
+
+
+async def fragments_to_a_client(impl: Any, wire: bytes, **options: Any) -> int:
+    """A bare server sends ``wire`` and then a ping to a fastws client, and ends
+    the connection once the client answers anything; returns the client's close code."""
+
+    async def bare(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        key = next(line.split(b":", 1)[1].strip().decode() for line in head.split(b"\r\n") if line.lower().startswith(b"sec-websocket-key:"))
+        writer.write(f"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept_key(key)}\r\n\r\n".encode())
+        writer.write(wire + bytes(impl.encode_frame(0x9, b"still there?")))
+        await reader.read(1)  # a pong or a close frame
+        writer.close()
+
+    listener = await asyncio.start_server(bare, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    try:
+        async with aio.connect(f"ws://127.0.0.1:{port}/", compression=None, _core=impl, **options) as ws:
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), HANG_GUARD)
+    finally:
+        listener.close()
+    return closed.value.code
+
+
+def accept_key(key: str) -> str:
+    """RFC 6455 §4.2.2."""
+    return base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+
+
+def test_client_fails_a_fragment_flood_with_1009(impl: Any) -> None:
+    async def main() -> None:
+        assert await fragments_to_a_client(impl, unmasked_fragments(impl, 5000)) == 1009
+        assert await fragments_to_a_client(impl, unmasked_fragments(impl, 17), max_fragments=16) == 1009
+
+    run(main())
+
+
+def unmasked_fragments(impl: Any, count: int) -> bytes:
+    """The start of a binary message, ``count`` 1-byte frames, as a server sends it."""
+    return bytes(impl.encode_frame(0x2, b"x", fin=False)) + bytes(impl.encode_frame(0x0, b"x", fin=False)) * (count - 1)
 
 
 # -- 100 slow readers -------------------------------------------------------------------
