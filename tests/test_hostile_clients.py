@@ -186,7 +186,7 @@ def frame(impl: Any, opcode: int, payload: bytes = b"", fin: bool = True) -> byt
 def test_ping_flood_that_never_reads_keeps_the_write_buffer_bounded(impl: Any) -> None:
     # 2 clients ping with 125-byte payloads (8 MiB each) and read no pong: the
     # pongs must not pile up in the server; it must stop reading instead.
-    server = Server(impl, compression=None)
+    server = Server(impl, compression=None, close_timeout=1)
     try:
         socks = [handshake(server.port) for _ in range(2)]
         sent = flood(socks, b"", frame(impl, 0x9, b"p" * 125) * 512, 8 * MiB)
@@ -301,7 +301,7 @@ def test_hundred_slow_readers_cost_bounded_memory(impl: Any) -> None:
     # 100 clients send 64 KiB messages (up to 3 MiB each) and read no echo. With the
     # echo command's queue of 64 messages, the queue's byte bound must still hold
     # each connection's memory to what websockets costs at its defaults (1.5 MiB).
-    server = Server(impl, compression=None, max_queue=64, max_message_size=2**25)
+    server = Server(impl, compression=None, close_timeout=1, max_queue=64, max_message_size=2**25)
     socks: List[socket.socket] = []
     try:
         socks = [handshake(server.port) for _ in range(100)]
@@ -378,7 +378,7 @@ def test_echo_command_drops_a_half_open_peer(impl: Any) -> None:
 
 
 def test_shutdown_completes_during_a_fragment_flood(impl: Any) -> None:
-    # 20 clients send messages of 4,000 1-byte fragments (under the limit; up to 2 MiB
+    # 20 clients send messages of 4,000 1-byte fragments (under the limit; up to 1 MiB
     # each), read no echo and never close; SIGTERM in the middle: the echo command
     # must shut down and exit by itself.
     process, port = cli_echo(impl, "--close-timeout", "1")
@@ -386,7 +386,7 @@ def test_shutdown_completes_during_a_fragment_flood(impl: Any) -> None:
     try:
         socks = [handshake(port) for _ in range(20)]
         threading.Timer(0.5, process.send_signal, (signal.SIGTERM,)).start()
-        flood(socks, b"", fragments(impl, 4000, fin=True), 2 * MiB)
+        flood(socks, b"", fragments(impl, 4000, fin=True), MiB)
         try:
             process.communicate(timeout=HANG_GUARD)
         except subprocess.TimeoutExpired:
