@@ -14,6 +14,7 @@ what backpressure is for).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import hashlib
@@ -33,6 +34,7 @@ import pytest
 
 from fastws import aio
 from fastws.aio import ConnectionClosed
+from fastws.cli import serve
 
 from test_aio_connection import echo, raw_handshake, run
 
@@ -398,3 +400,12 @@ def test_shutdown_completes_during_a_fragment_flood(impl: Any) -> None:
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+def test_echo_command_pings_by_default() -> None:
+    # A half-open peer is dropped only if someone pings: the echo command does, unasked.
+    parser = argparse.ArgumentParser()
+    serve.add_arguments(parser.add_subparsers(dest="command"))
+    arguments = parser.parse_args(["echo"])
+    assert arguments.ping_interval is not None and arguments.ping_interval > 0, arguments
+    assert arguments.ping_timeout is None or arguments.ping_timeout > 0, arguments
