@@ -42,6 +42,9 @@ KiB, MiB = 1024, 1024 * 1024
 KEY = b"\x37\xfa\x21\x3d"
 BUFFER = 64 * KiB  # SO_SNDBUF and SO_RCVBUF of the test's sockets (the kernel doubles it)
 HANG_GUARD = 60.0  # seconds: only a server that hangs takes this long
+# Under AddressSanitizer (tools/sanitize.sh) RSS says little (shadow memory, the
+# quarantine of freed blocks): the attacks still run, the plain runs check RSS.
+UNDER_ASAN = "asan" in os.environ.get("LD_PRELOAD", "")
 
 SERVER = textwrap.dedent(
     """
@@ -199,7 +202,7 @@ def test_ping_flood_that_never_reads_keeps_the_write_buffer_bounded(impl: Any) -
         server.kill()
     print(f"\nping flood: {sent / MiB:.1f} MiB of pings sent, server RSS +{grew / MiB:.1f} MiB, largest write buffer {largest / KiB:.0f} KiB")
     assert largest <= 2 * MiB, largest
-    assert grew <= 16 * MiB, grew
+    assert grew <= 16 * MiB or UNDER_ASAN, grew
 
 
 # -- a flood of 1-byte fragments -------------------------------------------------------
@@ -314,7 +317,7 @@ def test_hundred_slow_readers_cost_bounded_memory(impl: Any) -> None:
             sock.close()
         server.kill()
     print(f"\nslow readers: {sent / MiB:.0f} MiB sent, server RSS +{grew / MiB:.1f} MiB ({grew / 100 / KiB:.0f} KiB each), largest write buffer {largest / KiB:.0f} KiB")
-    assert grew <= 100 * 1.5 * MiB, grew
+    assert grew <= 100 * 1.5 * MiB or UNDER_ASAN, grew
 
 
 # -- a peer that vanished after its handshake --------------------------------------------
