@@ -1,4 +1,10 @@
-"""Builds the optional Cython extension; the package works without it.
+"""Builds the optional Cython extensions; the package works without them.
+
+Two extensions: ``fastws._speedups`` (the framing core: a .pyx over the C kernels)
+and ``fastws.protocol._connection_c`` (the protocol's connection module, the same
+``_connection.py`` that runs as Python, compiled with the types of
+``_connection_c.pxd``). An install that has the first but not the second runs
+the pure-Python protocol over the compiled core, with a warning.
 
 FASTWS_BUILD_EXTENSION=yes makes a failed extension build an error (release wheels
 set it), =no skips it; by default (auto) a failure only warns and the pure-Python
@@ -23,8 +29,14 @@ if MODE not in ("yes", "no", "auto"):
     sys.exit(f"FASTWS_BUILD_EXTENSION must be yes, no or auto, not {MODE!r}")
 STRICT_WARNINGS = os.environ.get("FASTWS_STRICT_WARNINGS", "") not in ("", "0")
 
-PYX = "src/fastws/_speedups.pyx"
 KERNELS = sorted(glob("src/fastws/_kernels/*.c"))
+#: Each extension: its Cython source, the C sources it links, Cython directives.
+SOURCES = {
+    "fastws._speedups": ("src/fastws/_speedups.pyx", KERNELS, {}),
+    # annotation_typing off: the .pxd alone types the compiled twin, the .py's
+    # annotations stay for readers and mypy.
+    "fastws.protocol._connection_c": ("src/fastws/protocol/_connection.py", [], {"annotation_typing": False}),
+}
 
 
 class OptionalBuildExt(build_ext):
@@ -38,9 +50,10 @@ class OptionalBuildExt(build_ext):
 
     def build_extension(self, ext):
         try:
-            # From PYX, not ext.sources: without Cython, setuptools renames a .pyx source to
-            # a .c that does not exist, and the failure would not say why.
-            ext.sources = [self._cythonize(PYX), *KERNELS]
+            # From SOURCES, not ext.sources: without Cython, setuptools renames a .pyx
+            # source to a .c that does not exist, and the failure would not say why.
+            source, c_sources, directives = SOURCES[ext.name]
+            ext.sources = [self._cythonize(ext.name, source, directives), *c_sources]
             if self.compiler.compiler_type != "msvc":
                 # -g0: release wheels without debug info (4x smaller); the flags come
                 # after Python's own CFLAGS, so they win over its -g.
@@ -49,7 +62,7 @@ class OptionalBuildExt(build_ext):
         except Exception as error:
             self._give_up(error)
 
-    def _cythonize(self, pyx):
+    def _cythonize(self, name, source, directives):
         try:
             from Cython.Build import cythonize
         except ImportError:
@@ -57,11 +70,11 @@ class OptionalBuildExt(build_ext):
         # Into build_temp, never next to the .pyx: src/ stays clean for the editable
         # install others may be using, and stale generated C can never be picked up.
         (extension,) = cythonize(
-            [Extension("fastws._speedups", [pyx])],
+            [Extension(name, [source])],
             build_dir=self.build_temp,
             force=self.force,
             quiet=True,
-            compiler_directives={"language_level": 3},
+            compiler_directives={"language_level": 3, **directives},
         )
         return extension.sources[0]
 
@@ -74,7 +87,7 @@ class OptionalBuildExt(build_ext):
 def extensions():
     if MODE == "no" or platform.python_implementation() != "CPython":
         return []
-    return [Extension("fastws._speedups", sources=[PYX, *KERNELS], include_dirs=["src/fastws"])]
+    return [Extension(name, sources=[source, *c_sources], include_dirs=["src/fastws"]) for name, (source, c_sources, _) in SOURCES.items()]
 
 
 setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})

@@ -82,7 +82,7 @@ run_one() {
     started=$(date +%s)
     port=$(free_port)
     if [ "$role" = server ]; then
-        FASTWS_NO_EXTENSIONS=$(impl_env "$impl") "$PYTHON" -m fastws echo --host 127.0.0.1 --port "$port" >"$out/echo.log" 2>&1 &
+        FASTWS_NO_EXTENSIONS=$(impl_env "$impl") "$PYTHON" -m fastws echo --host 127.0.0.1 --port "$port" --max-fragments 0 --ping-interval 0 >"$out/echo.log" 2>&1 &
         local server_pid=$!
         wait_port "$port"
         "$PYTHON" -c 'import json, sys; print(json.dumps({"outdir": sys.argv[1], "servers": [{"agent": sys.argv[2], "url": "ws://127.0.0.1:" + sys.argv[3]}], "cases": json.loads(sys.argv[4]), "exclude-cases": [], "exclude-agent-cases": {}}, indent=2))' \

@@ -1,10 +1,10 @@
 """Hostile clients against echo servers over loopback: what each server's memory,
 CPU and loop do under attack, fastws next to its peers in one run.
 
-    python bench/attack.py [--seconds 10] [--only fastws,websockets,ping-flood] [--json FILE]
+    python bench/attack.py [--seconds 10] [--only fastws-task,websockets,ping-flood] [--json FILE]
 
 Servers, each in its own process and at its defaults: ``python -m fastws echo``
-(fastws, and fastws-pure with FASTWS_NO_EXTENSIONS=1), and the echo servers of
+(fastws-task, and fastws-pure with FASTWS_NO_EXTENSIONS=1), and the echo servers of
 websockets, picows and aiohttp (bench/echo_servers.py --defaults). This process
 attacks; a server is started afresh for each attack. Attacks:
 
@@ -45,11 +45,11 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from echo import MASK, connect, frame, start
+from echo import MASK, Server, connect, frame
 
-KINDS = ["fastws", "fastws-pure", "websockets", "picows", "aiohttp"]
+KINDS = ["fastws-task", "fastws-pure", "websockets", "picows", "aiohttp"]
 ATTACKS = ["ping-flood", "fragment-flood", "slow-readers", "half-open", "shutdown"]
 FASTWS_ECHO = ["-m", "fastws", "echo"]
 TICK = os.sysconf("SC_CLK_TCK")
@@ -57,10 +57,15 @@ MiB = 1 << 20
 SIOCOUTQNSD = 0x894B  # linux/sockios.h: bytes in a socket's send queue not sent yet
 
 
-def launch(kind: str, peers_python: str) -> Any:
+def launch(kind: str, peers_python: str) -> Tuple[Optional[subprocess.Popen], int, str]:
+    """``kind`` at its defaults: its process (None if it did not start), port, and why not."""
     if kind.startswith("fastws"):
-        return start(kind, peers_python, argv=FASTWS_ECHO)
-    return start(kind, peers_python, "--defaults")
+        server = Server(kind, "asyncio", peers_python, command=FASTWS_ECHO)
+    else:
+        server = Server(kind, "asyncio", peers_python, "--defaults")
+    if server.problem:
+        return None, 0, server.problem
+    return server.process, server.port, ""
 
 
 class Watch:
@@ -258,7 +263,7 @@ def flood(kind: str, attack: str, arguments: argparse.Namespace, peers_python: s
     """One flood against a fresh server: memory, CPU per frame, service during and after."""
     process, port, problem = launch(kind, peers_python)
     if process is None:
-        return {"error": problem.strip().splitlines()[-1] if problem.strip() else "did not start"}
+        return {"error": problem}
     count, opening, block, size, read = FLOODS[attack]
     seconds = arguments.seconds
     result: Dict[str, Any] = {}
@@ -302,7 +307,7 @@ def shutdown(kind: str, arguments: argparse.Namespace, peers_python: str) -> Dic
     """SIGTERM during a fragment flood that goes on: seconds until the process exits."""
     process, port, problem = launch(kind, peers_python)
     if process is None:
-        return {"error": problem.strip().splitlines()[-1] if problem.strip() else "did not start"}
+        return {"error": problem}
     count, opening, block, _, read = FLOODS["fragment-flood"]
     attackers = Flood(port, count, opening, block, read)
     began = time.monotonic()
@@ -329,7 +334,7 @@ def half_open(kinds: List[str], arguments: argparse.Namespace, peers_python: str
         for kind in kinds:
             process, port, problem = launch(kind, peers_python)
             if process is None:
-                results[kind] = {"error": problem.strip().splitlines()[-1] if problem.strip() else "did not start"}
+                results[kind] = {"error": problem}
                 continue
             sock = connect(port, True)
             sock.setblocking(False)
@@ -397,25 +402,26 @@ def table(results: Dict[str, Dict[str, Dict[str, Any]]], kinds: List[str], attac
                     f"{kind:<12}{mib(row.get('rss_10s')):>9}{mib(row['rss_peak']):>9}{row['cpu_per_frame_us']:>14.2f}{row['frames']:>12,}"
                     f"{served(row['during_s'], cap):>16}{served(row['after_s'], cap):>16}  {ends}{'' if row['alive'] else '  (server died)'}"
                 )
-        elif attack == "half-open":
-            print(f"half-open: a client that goes silent after its handshake; watched {arguments.half_open_seconds:g} s")
+        else:
+            if attack == "half-open":
+                print(f"half-open: a client that goes silent after its handshake; watched {arguments.half_open_seconds:g} s")
+            else:
+                print(f"shutdown: SIGTERM {min(5.0, arguments.seconds / 2):g} s into a fragment flood by 200 clients that goes on")
             for kind, row in rows.items():
-                if "error" in row:
-                    print(f"{kind:<12}  missing: {row['error']}")
-                elif row["dropped_s"] is None:
-                    print(f"{kind:<12}  kept (>{arguments.half_open_seconds:g} s)")
-                else:
-                    print(f"{kind:<12}  dropped after {row['dropped_s']:.1f} s, close code {row['code'] or 'none'}")
-        elif attack == "shutdown":
-            print(f"shutdown: SIGTERM {min(5.0, arguments.seconds / 2):g} s into a fragment flood by 200 clients that goes on")
-            for kind, row in rows.items():
-                if "error" in row:
-                    print(f"{kind:<12}  missing: {row['error']}")
-                elif row["exit_s"] is None:
-                    print(f"{kind:<12}  still running after {arguments.shutdown_cap:g} s (killed)")
-                else:
-                    print(f"{kind:<12}  exited after {row['exit_s']:.2f} s (status {row['returncode']})")
+                print(f"{kind:<12}  {outcome(attack, row, arguments)}")
 
+
+def outcome(attack: str, row: Dict[str, Any], arguments: argparse.Namespace) -> str:
+    """How one server came out of the half-open or the shutdown attack."""
+    if "error" in row:
+        return f"missing: {row['error']}"
+    if attack == "half-open":
+        if row["dropped_s"] is None:
+            return f"kept (>{arguments.half_open_seconds:g} s)"
+        return f"dropped after {row['dropped_s']:.1f} s, close code {row['code'] or 'none'}"
+    if row["exit_s"] is None:
+        return f"still running after {arguments.shutdown_cap:g} s (killed)"
+    return f"exited after {row['exit_s']:.2f} s (status {row['returncode']})"
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

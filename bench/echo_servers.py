@@ -1,57 +1,152 @@
-"""Echo servers for bench/echo.py and bench/attack.py, one per library:
-``python bench/echo_servers.py KIND PORT [--defaults]``.
+"""Echo servers for bench/echo.py and bench/attack.py, one per library and API:
 
-Each echoes every message (binary, uncompressed, no size limit worth mentioning)
-on 127.0.0.1:PORT until SIGTERM or SIGINT, then shuts down as the library does.
-KIND: fastws, fastws-pure, websockets, aiohttp, picows, wsproto, asyncio-tcp,
-socket-tcp (the last two echo raw bytes: no WebSocket). With ``--defaults`` the
-WebSocket servers keep their library's defaults instead (size limits, queues,
-keepalive, compression offered): what a user gets who writes the shortest server.
+    python bench/echo_servers.py KIND PORT [--loop asyncio|uvloop] [--defaults]
+
+Each echoes every message, text as text and binary as binary, on 127.0.0.1:PORT until
+SIGTERM or SIGINT, then shuts down as the library does (closing its connections with
+1001 where the library leaves that to the application), configured alike: no
+compression, 64 MiB messages, no keepalive, a queue of 64 messages where the API has
+one. With ``--defaults`` the WebSocket servers keep their library's defaults instead
+(size limits, queues, keepalive, compression offered): what a user gets who writes the
+shortest server. KIND:
+
+    fastws-task      fastws.aio.serve(handler): a task per connection (Cython core)
+    fastws-callback  fastws.aio.serve_callbacks(Listener): on_message from the transport
+    fastws-pure      fastws-task on the pure-Python implementation (FASTWS_NO_EXTENSIONS=1)
+    picows           picows' core API: WSListener.on_ws_frame callbacks
+    picows-ws        picows.websockets: picows' websockets-compatible task API
+    websockets       websockets.asyncio.server
+    aiohttp          aiohttp.web.WebSocketResponse
+    wsproto          wsproto's sans-IO connection in an asyncio.Protocol
+    asyncio-tcp      raw bytes, no WebSocket: an asyncio.Protocol writing back what it reads
+    socket-tcp       raw bytes, no WebSocket: blocking sockets, a thread per connection
+
+Once listening it prints one line, ``ready <library version> <event loop class>``; on
+asyncio's own loop the line ends with ``turns``, and each SIGUSR1 then prints ``turns N``,
+the loop's turns so far. When
+the library, the API or the loop is not installed it prints ``missing: <why>`` on stderr
+and exits with status 3.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import signal
 import socket
 import sys
 import threading
+from importlib.metadata import version
+from typing import Any, Awaitable, Callable, Coroutine, Dict, Union
 
 HOST = "127.0.0.1"
 LIMIT = 2**26
-DEFAULTS = "--defaults" in sys.argv
+QUEUE = 64
+MISSING = 3
+#: Set by ``--defaults``: every library at its own defaults.
+DEFAULTS = False
+
+
+def ready(name_version: str) -> None:
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        name = "threads"
+    else:
+        name = f"{type(loop).__module__}.{type(loop).__qualname__}"
+        if count_turns(loop):
+            name += " turns"
+    print(f"ready {name_version} {name}", flush=True)
+
+
+def count_turns(loop: asyncio.AbstractEventLoop) -> bool:
+    """On asyncio's own loop, counts the loop's turns (its ``_run_once`` calls: a
+    wrapper of well under a microsecond a turn) and prints ``turns N`` on SIGUSR1.
+    uvloop's turns are in C, out of reach: nothing is printed there."""
+    run_once = getattr(loop, "_run_once", None)
+    if run_once is None or not hasattr(signal, "SIGUSR1"):
+        return False
+    turns = 0
+
+    def counted() -> None:
+        nonlocal turns
+        turns += 1
+        run_once()
+
+    loop._run_once = counted  # type: ignore[attr-defined]
+    loop.add_signal_handler(signal.SIGUSR1, lambda: print(f"turns {turns}", flush=True))
+    return True
 
 
 async def stopped() -> None:
     """Returns at the first SIGTERM or SIGINT."""
-    stop = asyncio.get_running_loop().create_future()
+    loop = asyncio.get_running_loop()
+    stop: asyncio.Future[None] = loop.create_future()
+
+    def on_signal() -> None:
+        if not stop.done():
+            stop.set_result(None)
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        asyncio.get_running_loop().add_signal_handler(signum, lambda: stop.done() or stop.set_result(None))
+        loop.add_signal_handler(signum, on_signal)
     await stop
 
 
-async def fastws_server(port: int) -> None:
+def configured(**options: Any) -> Dict[str, Any]:
+    """``options``, or none at all with ``--defaults``."""
+    return {} if DEFAULTS else options
+
+
+def fastws_version(expected: str) -> str:
+    import fastws
+
+    if fastws.implementation != expected:
+        raise SystemExit(f"fastws runs its {fastws.implementation} implementation here, not {expected}: {fastws.implementation_error}")
+    return f"fastws-{fastws.__version__}-{fastws.implementation}"
+
+
+async def echo_task(ws: Any) -> None:
+    """The handler of every websockets-style task API."""
+    async for message in ws:
+        await ws.send(message)
+
+
+async def fastws_task_server(port: int) -> None:
     from fastws.aio import serve
 
-    async def echo(ws):  # type: ignore[no-untyped-def]
-        async for message in ws:
-            await ws.send(message)
+    name = fastws_version("python" if os.environ.get("FASTWS_NO_EXTENSIONS") == "1" else "cython")
+    async with serve(echo_task, HOST, port, **configured(compression=None, max_message_size=LIMIT, ping_interval=None, max_queue=QUEUE)):
+        ready(name)
+        await stopped()
 
-    options = {} if DEFAULTS else dict(compression=None, max_message_size=LIMIT, ping_interval=None, max_queue=64)
-    async with serve(echo, HOST, port, **options):
+
+async def fastws_callback_server(port: int) -> None:
+    from fastws.aio import Listener, serve_callbacks
+
+    class Echo(Listener):
+        def on_message(self, ws: Any, message: Any) -> None:
+            ws.send_nowait(message)
+
+    name = fastws_version("cython")
+    async with serve_callbacks(Echo, HOST, port, **configured(compression=None, max_message_size=LIMIT, ping_interval=None)):
+        ready(name)
         await stopped()
 
 
 async def websockets_server(port: int) -> None:
     from websockets.asyncio.server import serve
 
-    async def echo(ws):  # type: ignore[no-untyped-def]
-        async for message in ws:
-            await ws.send(message)
+    async with serve(echo_task, HOST, port, **configured(compression=None, max_size=LIMIT, ping_interval=None, max_queue=QUEUE)):
+        ready(f"websockets-{version('websockets')}")
+        await stopped()
 
-    options = {} if DEFAULTS else dict(compression=None, max_size=LIMIT, ping_interval=None)
-    async with serve(echo, HOST, port, **options):
+
+async def picows_websockets_server(port: int) -> None:
+    from picows.websockets import serve
+
+    async with serve(echo_task, HOST, port, **configured(compression=None, max_size=LIMIT, ping_interval=None, max_queue=QUEUE)):
+        ready(f"picows.websockets-{version('picows')}")
         await stopped()
 
 
@@ -61,7 +156,7 @@ async def aiohttp_server(port: int) -> None:
     sockets = set()
 
     async def handler(request):  # type: ignore[no-untyped-def]
-        ws = web.WebSocketResponse() if DEFAULTS else web.WebSocketResponse(compress=False, max_msg_size=LIMIT, autoping=True)
+        ws = web.WebSocketResponse(**configured(compress=False, max_msg_size=LIMIT, autoping=True))
         await ws.prepare(request)
         sockets.add(ws)
         async for message in ws:
@@ -82,6 +177,7 @@ async def aiohttp_server(port: int) -> None:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, HOST, port).start()
+    ready(f"aiohttp-{version('aiohttp')}")
     await stopped()
     await runner.cleanup()
 
@@ -91,7 +187,7 @@ async def picows_server(port: int) -> None:
 
     transports = set()
 
-    class Echo(WSListener):  # type: ignore[misc]
+    class Echo(WSListener):  # type: ignore[misc,unused-ignore]
         def on_ws_connected(self, transport):  # type: ignore[no-untyped-def]
             transports.add(transport)
 
@@ -105,8 +201,8 @@ async def picows_server(port: int) -> None:
             elif frame.msg_type in (WSMsgType.BINARY, WSMsgType.TEXT):
                 transport.send(frame.msg_type, frame.get_payload_as_memoryview())
 
-    options = {} if DEFAULTS else dict(max_frame_size=LIMIT)
-    async with await ws_create_server(lambda _: Echo(), HOST, port, **options):
+    async with await ws_create_server(lambda _: Echo(), HOST, port, **configured(max_frame_size=LIMIT)):
+        ready(f"picows-{version('picows')}")
         await stopped()
         # picows leaves open connections to the application: close each (1001).
         for transport in set(transports):
@@ -147,6 +243,7 @@ async def wsproto_server(port: int) -> None:
                 self.transport.write(b"".join(out))
 
     async with await asyncio.get_running_loop().create_server(Echo, HOST, port):
+        ready(f"wsproto-{version('wsproto')}")
         await stopped()
 
 
@@ -159,6 +256,7 @@ async def asyncio_tcp_server(port: int) -> None:
             self.transport.write(data)
 
     async with await asyncio.get_running_loop().create_server(Echo, HOST, port):
+        ready(f"python-{sys.version.split()[0]}")
         await stopped()
 
 
@@ -176,31 +274,68 @@ def socket_tcp_server(port: int) -> None:
                     return
                 connection.sendall(view[:count])
 
+    ready(f"python-{sys.version.split()[0]}")
     while True:
         connection, _ = listener.accept()
         threading.Thread(target=serve, args=(connection,), daemon=True).start()
 
 
-SERVERS = {
-    "fastws": fastws_server,
-    "fastws-pure": fastws_server,
+SERVERS: Dict[str, Callable[[int], Union[None, Awaitable[None]]]] = {
+    "fastws-task": fastws_task_server,
+    "fastws-callback": fastws_callback_server,
+    "fastws-pure": fastws_task_server,
+    "picows": picows_server,
+    "picows-ws": picows_websockets_server,
     "websockets": websockets_server,
     "aiohttp": aiohttp_server,
-    "picows": picows_server,
     "wsproto": wsproto_server,
     "asyncio-tcp": asyncio_tcp_server,
     "socket-tcp": socket_tcp_server,
 }
+#: Servers that run no event loop.
+LOOPLESS = {"socket-tcp"}
 
-if __name__ == "__main__":
-    kind, port = sys.argv[1], int(sys.argv[2])
-    if kind == "fastws-pure":
-        assert os.environ.get("FASTWS_NO_EXTENSIONS") == "1"
-    run = SERVERS[kind]
+
+def run_on(loop: str, main: Coroutine[Any, Any, None]) -> None:
+    if loop == "asyncio":
+        asyncio.run(main)
+        return
     try:
-        if asyncio.iscoroutinefunction(run):
-            asyncio.run(run(port))
+        import uvloop
+    except ImportError:
+        main.close()
+        raise
+    if hasattr(uvloop, "run"):  # uvloop >= 0.18
+        uvloop.run(main)
+    else:  # pragma: no cover - older uvloop
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+        asyncio.run(main)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("kind", choices=sorted(SERVERS))
+    parser.add_argument("port", type=int)
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
+    parser.add_argument("--defaults", action="store_true", help="each library at its own defaults")
+    arguments = parser.parse_args()
+    global DEFAULTS
+    DEFAULTS = arguments.defaults
+    if arguments.kind == "fastws-pure" and os.environ.get("FASTWS_NO_EXTENSIONS") != "1":
+        raise SystemExit("fastws-pure needs FASTWS_NO_EXTENSIONS=1 in its environment")
+    server = SERVERS[arguments.kind]
+    try:
+        if arguments.kind in LOOPLESS:
+            server(arguments.port)
         else:
-            run(port)
+            run_on(arguments.loop, server(arguments.port))  # type: ignore[arg-type]
+    except ImportError as error:
+        print(f"missing: {error}", file=sys.stderr, flush=True)
+        return MISSING
     except KeyboardInterrupt:
         pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -20,7 +20,7 @@ from typing import Any, List, Tuple
 
 from _common import CY, PY, cut, run, same
 
-from fastws.protocol import AcceptConnection, ClientConnection, ConnectionState, PerMessageDeflate, Request, ServerConnection
+from fastws.protocol import load_implementation, AcceptConnection, ClientConnection, ConnectionState, PerMessageDeflate, Request, ServerConnection
 from fastws.protocol import _handshake
 
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="
@@ -60,14 +60,14 @@ def build(stream: bytes, masked: bool) -> bytes:
 
 def connect(core: Any, server: bool, deflate: Any, options: dict) -> Any:
     if server:
-        connection = ServerConnection(_core=core, **options)
+        connection = load_implementation(core).ServerConnection(**options)
         offer = b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" if deflate else b""
         connection.receive_data(REQUEST + offer + b"\r\n")
         (request,) = connection.events()
         assert isinstance(request, Request), request
         connection.send(AcceptConnection(extensions=(deflate,) if deflate else ()))
     else:
-        connection = ClientConnection(_core=core, **options)
+        connection = load_implementation(core).ClientConnection(**options)
         connection.send(Request(host="example.com", extensions=(deflate,) if deflate else ()))
         answer = ""
         if deflate:

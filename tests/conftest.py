@@ -13,8 +13,11 @@ summary at the end counts the tests that ran on each implementation.
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import dis
 import os
+import sys
 from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
@@ -36,7 +39,36 @@ def _kernel_params() -> List[Tuple[str, str]]:
     return params
 
 
+#: The event loops the asyncio tests run on; uvloop where it is installed (the test
+#: extra installs it wherever it has wheels).
+LOOPS = ["asyncio", "uvloop"]
+
+
+@pytest.fixture(autouse=True)
+def event_loop_kind(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The asyncio tests (test_aio_*) run once on asyncio's loop and once on uvloop:
+    ``asyncio.run`` makes its loop through the policy set here."""
+    kind = getattr(request, "param", "asyncio")
+    if kind == "asyncio":
+        yield kind
+        return
+    try:
+        import uvloop
+    except ImportError:
+        if os.environ.get("CI") and sys.version_info < (3, 15):
+            pytest.fail("uvloop is not installed (pip install uvloop): CI runs the asyncio tests on it")
+        pytest.skip("uvloop is not installed on this interpreter")
+    previous = asyncio.get_event_loop_policy()
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    try:
+        yield kind
+    finally:
+        asyncio.set_event_loop_policy(previous)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.module.__name__.startswith("test_aio"):
+        metafunc.parametrize("event_loop_kind", LOOPS, indirect=True)
     if "impl" in metafunc.fixturenames:
         metafunc.parametrize("impl", IMPLEMENTATIONS, indirect=True)
     if "kernel" in metafunc.fixturenames:
@@ -76,6 +108,28 @@ def _at_level(name: str, level: str) -> Iterator[Any]:
 # -- which implementation each test ran on ------------------------------------------
 
 _ran: Dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+
+
+def _uses(code: Any, name: str) -> bool:
+    """Whether a test function's code reads the argument ``name`` (itself or in a
+    nested function)."""
+    if name in code.co_cellvars:
+        return True
+    return any(ins.opname in ("LOAD_FAST", "LOAD_DEREF") and ins.argval == name for ins in dis.get_instructions(code))
+
+
+def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
+    # A test that takes an implementation and ignores it would count once per
+    # implementation while testing neither: the counts below would lie.
+    unused = []
+    for item in items:
+        function = getattr(item, "function", None)
+        for name in ("impl", "kernel", "cy"):
+            if function is not None and name in getattr(item, "fixturenames", ()) and name in function.__code__.co_varnames[: function.__code__.co_argcount]:
+                if not _uses(function.__code__, name):
+                    unused.append(f"{item.nodeid} ({name})")
+    if unused:
+        raise pytest.UsageError("tests take an implementation fixture and never use it:\n  " + "\n  ".join(sorted(set(unused))))
 
 
 def _implementation_of(item: pytest.Item) -> str:

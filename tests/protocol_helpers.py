@@ -6,6 +6,7 @@ import os
 from typing import Any, List, Optional, Tuple
 
 from fastws.protocol import (
+    load_implementation,
     AcceptConnection,
     ClientConnection,
     ConnectionFailed,
@@ -35,8 +36,8 @@ def pair(
     accepts ``server_deflate`` (by default the same settings as the client offers)."""
     if server_deflate == "same":
         server_deflate = deflate
-    client = ClientConnection(_core=impl, **options)
-    server = ServerConnection(_core=impl, **options)
+    client = load_implementation(impl).ClientConnection(**options)
+    server = load_implementation(impl).ServerConnection(**options)
     server.receive_data(client.send(Request(host="localhost", extensions=(deflate,) if deflate else ())))
     (request,) = server.events()
     accept = AcceptConnection(extensions=(server_deflate,) if server_deflate else ())
@@ -48,7 +49,7 @@ def pair(
 
 def open_server(impl: Any, deflate: Optional[PerMessageDeflate] = None, **options: Any) -> ServerConnection:
     """A server past the handshake with a hand-written client (for hand-made frames)."""
-    server = ServerConnection(_core=impl, **options)
+    server = load_implementation(impl).ServerConnection(**options)
     request = REQUEST
     if deflate is not None:
         request = request[:-2] + b"Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n"

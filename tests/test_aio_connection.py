@@ -45,8 +45,8 @@ async def raw_handshake(port: int, path: str = "/") -> Tuple[asyncio.StreamReade
 @pytest.mark.parametrize("compression", [None, "deflate"])
 def test_echo_text_binary_large(impl: Any, compression: Any) -> None:
     async def main() -> None:
-        async with aio.serve(echo, "127.0.0.1", 0, compression=compression, max_message_size=2**22, _core=impl) as server:
-            async with aio.connect(uri(server), compression=compression, max_message_size=2**22, _core=impl) as ws:
+        async with aio.serve(echo, "127.0.0.1", 0, compression=compression, max_message_size=2**22, implementation=impl) as server:
+            async with aio.connect(uri(server), compression=compression, max_message_size=2**22, implementation=impl) as ws:
                 assert ws.extensions == (() if compression is None else ws.extensions) and bool(ws.extensions) == bool(compression)
                 for message in ("héllo", b"\x00\xff" * 3, "", b"", os.urandom(3_000_000), "x" * 70_000):
                     await ws.send(message)
@@ -66,8 +66,8 @@ def test_async_iteration_and_many_messages(impl: Any) -> None:
         await ws.close(4000, "done")
 
     async def main() -> None:
-        async with aio.serve(producer, "127.0.0.1", 0, _core=impl) as server:
-            ws = await aio.connect(uri(server), _core=impl)
+        async with aio.serve(producer, "127.0.0.1", 0, implementation=impl) as server:
+            ws = await aio.connect(uri(server), implementation=impl)
             received = [message async for message in ws]
             assert received == [str(index) for index in range(1000)]
             assert (ws.close_code, ws.close_reason) == (4000, "done")
@@ -89,8 +89,8 @@ def test_ping_resolves_on_pong_and_attributes(impl: Any) -> None:
         await echo(ws)
 
     async def main() -> None:
-        async with aio.serve(handler, "127.0.0.1", 0, subprotocols=["chat.v2", "chat.v1"], _core=impl) as server:
-            async with aio.connect(uri(server, "/room?x=1"), subprotocols=["chat.v1", "chat.v2"], extra_headers=[("X-Test", "yes")], _core=impl) as ws:
+        async with aio.serve(handler, "127.0.0.1", 0, subprotocols=["chat.v2", "chat.v1"], implementation=impl) as server:
+            async with aio.connect(uri(server, "/room?x=1"), subprotocols=["chat.v1", "chat.v2"], extra_headers=[("X-Test", "yes")], implementation=impl) as ws:
                 assert ws.subprotocol == "chat.v2"  # the server's preference
                 latencies = await asyncio.gather(ws.ping(), ws.ping(b"two"), ws.ping())
                 assert all(0 <= latency < 5 for latency in latencies)
@@ -124,12 +124,12 @@ def test_close_codes_both_ways(impl: Any) -> None:
         codes.append((ws.close_code, ws.close_reason))
 
     async def main() -> None:
-        async with aio.serve(handler, "127.0.0.1", 0, _core=impl) as server:
-            ws = await aio.connect(uri(server), _core=impl)
+        async with aio.serve(handler, "127.0.0.1", 0, implementation=impl) as server:
+            ws = await aio.connect(uri(server), implementation=impl)
             await ws.send("close me")
             await ws.wait_closed()
             assert (ws.close_code, ws.close_reason) == (4001, "as asked")
-            ws = await aio.connect(uri(server), _core=impl)
+            ws = await aio.connect(uri(server), implementation=impl)
             await ws.send("wait")
             await ws.close(3000, "client going")
             assert ws.close_code == 3000  # the server echoes the code
@@ -144,7 +144,7 @@ def test_close_codes_both_ways(impl: Any) -> None:
 
 def test_protocol_error_fails_with_1002_after_answering_earlier_messages(impl: Any) -> None:
     async def main() -> None:
-        async with aio.serve(echo, "127.0.0.1", 0, _core=impl) as server:
+        async with aio.serve(echo, "127.0.0.1", 0, implementation=impl) as server:
             reader, writer, head = await raw_handshake(server.bound_port)
             assert head.startswith(b"HTTP/1.1 101")
             mask = b"\x01\x02\x03\x04"
@@ -161,7 +161,7 @@ def test_protocol_error_fails_with_1002_after_answering_earlier_messages(impl: A
 
 def test_invalid_utf8_fails_with_1007(impl: Any) -> None:
     async def main() -> None:
-        async with aio.serve(echo, "127.0.0.1", 0, _core=impl) as server:
+        async with aio.serve(echo, "127.0.0.1", 0, implementation=impl) as server:
             reader, writer, _ = await raw_handshake(server.bound_port)
             writer.write(b"\x81\x82\x00\x00\x00\x00\xc3\x28")
             data = await reader.read()
@@ -173,8 +173,8 @@ def test_invalid_utf8_fails_with_1007(impl: Any) -> None:
 
 def test_message_too_big_fails_with_1009(impl: Any) -> None:
     async def main() -> None:
-        async with aio.serve(echo, "127.0.0.1", 0, max_message_size=1000, _core=impl) as server:
-            async with aio.connect(uri(server), _core=impl) as ws:
+        async with aio.serve(echo, "127.0.0.1", 0, max_message_size=1000, implementation=impl) as server:
+            async with aio.connect(uri(server), implementation=impl) as ws:
                 await ws.send(b"x" * 1001)
                 with pytest.raises(ConnectionClosed) as caught:
                     await ws.recv()
@@ -188,8 +188,8 @@ def test_handler_exception_closes_1011(impl: Any) -> None:
         raise RuntimeError("boom")
 
     async def main() -> None:
-        async with aio.serve(handler, "127.0.0.1", 0, _core=impl) as server:
-            ws = await aio.connect(uri(server), _core=impl)
+        async with aio.serve(handler, "127.0.0.1", 0, implementation=impl) as server:
+            ws = await aio.connect(uri(server), implementation=impl)
             await ws.wait_closed()
             assert ws.close_code == 1011
 
@@ -201,16 +201,16 @@ def test_rejected_handshakes(impl: Any) -> None:
         return (200, [("Content-Type", "text/plain")], b"page " + target.encode()) if target == "/page" else (404, [], b"nope")
 
     async def main() -> None:
-        async with aio.serve(echo, "127.0.0.1", 0, http_handler=http_handler, _core=impl) as server:
+        async with aio.serve(echo, "127.0.0.1", 0, http_handler=http_handler, implementation=impl) as server:
             reader, writer = await asyncio.open_connection("127.0.0.1", server.bound_port)
             writer.write(b"GET /page HTTP/1.1\r\nHost: x\r\n\r\n")
             response = await reader.read()
             assert response.startswith(b"HTTP/1.1 200 OK\r\n") and response.endswith(b"page /page")
             writer.close()
-            async with aio.connect(uri(server), _core=impl) as ws:  # WebSocket on the same port
+            async with aio.connect(uri(server), implementation=impl) as ws:  # WebSocket on the same port
                 await ws.send("ok")
                 assert await ws.recv() == "ok"
-        async with aio.serve(echo, "127.0.0.1", 0, _core=impl) as server:
+        async with aio.serve(echo, "127.0.0.1", 0, implementation=impl) as server:
             reader, writer = await asyncio.open_connection("127.0.0.1", server.bound_port)
             writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             assert (await reader.read()).startswith(b"HTTP/1.1 400")
@@ -218,7 +218,7 @@ def test_rejected_handshakes(impl: Any) -> None:
             address = uri(server)
             server.close()
             with pytest.raises((InvalidHandshake, OSError)):
-                await aio.connect(address, _core=impl)
+                await aio.connect(address, implementation=impl)
         with pytest.raises(ValueError):
             await aio.connect("http://127.0.0.1:1/")
 
@@ -227,7 +227,7 @@ def test_rejected_handshakes(impl: Any) -> None:
 
 def test_open_timeout_drops_silent_clients(impl: Any) -> None:
     async def main() -> None:
-        async with aio.serve(echo, "127.0.0.1", 0, open_timeout=0.2, _core=impl) as server:
+        async with aio.serve(echo, "127.0.0.1", 0, open_timeout=0.2, implementation=impl) as server:
             reader, writer = await asyncio.open_connection("127.0.0.1", server.bound_port)
             assert await asyncio.wait_for(reader.read(), 3) == b""
             writer.close()
@@ -239,7 +239,7 @@ def test_open_timeout_drops_a_slowloris(impl: Any) -> None:
     # A client that trickles its request head a byte at a time never finishes it:
     # the deadline counts from the connection, not from the last byte.
     async def main() -> None:
-        async with aio.serve(echo, "127.0.0.1", 0, open_timeout=0.3, _core=impl) as server:
+        async with aio.serve(echo, "127.0.0.1", 0, open_timeout=0.3, implementation=impl) as server:
             reader, writer = await asyncio.open_connection("127.0.0.1", server.bound_port)
             request = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"X-Slow: " + b"a" * 1000
             loop = asyncio.get_running_loop()
@@ -298,8 +298,8 @@ def test_broadcast_from_clients_masks_each_frame(impl: Any) -> None:
             got.append(message)
 
     async def main() -> None:
-        async with aio.serve(collect, "127.0.0.1", 0, _core=impl) as server:
-            clients = [await aio.connect(uri(server), _core=impl) for _ in range(3)]
+        async with aio.serve(collect, "127.0.0.1", 0, implementation=impl) as server:
+            clients = [await aio.connect(uri(server), implementation=impl) for _ in range(3)]
             assert aio.broadcast(clients, "to the server") == 3
             assert aio.broadcast(clients, b"\x00bin") == 3
             for ws in clients:

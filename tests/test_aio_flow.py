@@ -40,8 +40,8 @@ def test_slow_reader_pauses_reading_not_memory(impl: Any) -> None:
 
     async def main() -> None:
         state["release"] = release()
-        async with aio.serve(handler, "127.0.0.1", 0, max_queue=8, compression=None, _core=impl) as server:
-            async with aio.connect(uri(server), compression=None, _core=impl) as ws:
+        async with aio.serve(handler, "127.0.0.1", 0, max_queue=8, compression=None, implementation=impl) as server:
+            async with aio.connect(uri(server), compression=None, implementation=impl) as ws:
                 sent = 0
                 for _ in range(4000):  # at most 256 MiB: far more than any socket buffer
                     try:
@@ -52,11 +52,13 @@ def test_slow_reader_pauses_reading_not_memory(impl: Any) -> None:
                 else:
                     pytest.fail("the client was never made to wait")
                 server_ws = state["ws"]
-                assert server_ws._reading_paused
+                assert server_ws.reading_paused
                 # Memory held by the server: the queue is bounded by max_queue plus
-                # what one read (1 MiB) can complete, whatever the client sent.
-                assert len(server_ws._queue) <= 8 + 16
-                assert sent > len(server_ws._queue)
+                # what one read (256 KiB) can complete, whatever the client sent.
+                messages, size = server_ws.queued
+                reads = 256 * 1024 // len(CHUNK) + 1
+                assert messages <= 8 + reads and size <= (8 + reads) * len(CHUNK)
+                assert sent > messages
                 state["sent"] = sent + 1
                 state["release"].set()
                 await ws.send(CHUNK)  # the blocked one went through as the server read
@@ -79,8 +81,8 @@ def test_slow_peer_makes_send_wait(impl: Any) -> None:
         await ws.wait_closed()
 
     async def main() -> None:
-        async with aio.serve(handler, "127.0.0.1", 0, compression=None, _core=impl) as server:
-            ws = await aio.connect(uri(server), compression=None, max_queue=4, _core=impl)
+        async with aio.serve(handler, "127.0.0.1", 0, compression=None, implementation=impl) as server:
+            ws = await aio.connect(uri(server), compression=None, max_queue=4, implementation=impl)
             ws.transport.pause_reading()
             previous = -1
             while state["sent"] != previous:  # until the handler stops making progress
@@ -112,8 +114,8 @@ def test_keepalive_timeout_closes_dead_connection(impl: Any, side: str) -> None:
         closed.append((ws.close_code, ws.failure))
 
     async def main() -> None:
-        async with aio.serve(handler, "127.0.0.1", 0, close_timeout=0.5, **(keep if side == "server" else none), _core=impl) as server:
-            ws = await aio.connect(uri(server), **(keep if side == "client" else none), _core=impl)
+        async with aio.serve(handler, "127.0.0.1", 0, close_timeout=0.5, **(keep if side == "server" else none), implementation=impl) as server:
+            ws = await aio.connect(uri(server), **(keep if side == "client" else none), implementation=impl)
             started = time.monotonic()
             if side == "server":
                 ws.transport.pause_reading()  # the client plays dead
@@ -135,8 +137,8 @@ def test_keepalive_timeout_closes_dead_connection(impl: Any, side: str) -> None:
 
 def test_keepalive_keeps_a_live_connection(impl: Any) -> None:
     async def main() -> None:
-        async with aio.serve(echo, "127.0.0.1", 0, ping_interval=0.05, ping_timeout=0.5, _core=impl) as server:
-            async with aio.connect(uri(server), ping_interval=0.05, ping_timeout=0.5, _core=impl) as ws:
+        async with aio.serve(echo, "127.0.0.1", 0, ping_interval=0.05, ping_timeout=0.5, implementation=impl) as server:
+            async with aio.connect(uri(server), ping_interval=0.05, ping_timeout=0.5, implementation=impl) as ws:
                 await asyncio.sleep(0.5)  # ten pings each way
                 await ws.send("still here")
                 assert await ws.recv() == "still here"
@@ -155,7 +157,7 @@ def test_close_handshake_timeout(impl: Any) -> None:
         durations.append((time.monotonic() - started, ws.close_code))
 
     async def main() -> None:
-        async with aio.serve(handler, "127.0.0.1", 0, close_timeout=0.3, _core=impl) as server:
+        async with aio.serve(handler, "127.0.0.1", 0, close_timeout=0.3, implementation=impl) as server:
             reader, writer, _ = await raw_handshake(server.bound_port)
             assert (await reader.readexactly(4)) == b"\x88\x02\x03\xe8"  # the close frame; no answer
             assert await asyncio.wait_for(reader.read(), 3) == b""
@@ -179,9 +181,9 @@ def test_graceful_shutdown(impl: Any) -> None:
     stubborn.finished = 0  # type: ignore[attr-defined]
 
     async def main() -> None:
-        server = await aio.serve(stubborn, "127.0.0.1", 0, close_timeout=0.5, _core=impl)
+        server = await aio.serve(stubborn, "127.0.0.1", 0, close_timeout=0.5, implementation=impl)
         address = uri(server)
-        clients = [await aio.connect(uri(server), _core=impl) for _ in range(5)]
+        clients = [await aio.connect(uri(server), implementation=impl) for _ in range(5)]
         reader, writer, _ = await raw_handshake(server.bound_port)  # never answers
         for _ in range(100):
             if len(server.connections) == 6:
@@ -199,7 +201,7 @@ def test_graceful_shutdown(impl: Any) -> None:
         assert stubborn.finished == 6  # type: ignore[attr-defined]
         assert not server.connections and not server._handlers
         with pytest.raises(OSError):
-            await aio.connect(address, _core=impl)
+            await aio.connect(address, implementation=impl)
 
     run(main())
 
@@ -215,8 +217,8 @@ def test_broadcast_many_clients_one_slow(impl: Any) -> None:
             got.append(message)
 
     async def main() -> None:
-        async with aio.serve(handler, "127.0.0.1", 0, _core=impl) as server:
-            clients = [await aio.connect(uri(server), compression="deflate" if index % 2 else None, _core=impl) for index in range(20)]
+        async with aio.serve(handler, "127.0.0.1", 0, implementation=impl) as server:
+            clients = [await aio.connect(uri(server), compression="deflate" if index % 2 else None, implementation=impl) for index in range(20)]
             for _ in range(100):
                 if len(server.connections) == 20:
                     break
@@ -302,9 +304,9 @@ def test_tls(impl: Any, certificate: Path) -> None:
     client_context = ssl.create_default_context(cafile=str(certificate))
 
     async def main() -> None:
-        async with aio.serve(echo, "127.0.0.1", 0, ssl=server_context, max_message_size=2**22, _core=impl) as server:
+        async with aio.serve(echo, "127.0.0.1", 0, ssl=server_context, max_message_size=2**22, implementation=impl) as server:
             address = f"wss://127.0.0.1:{server.bound_port}/secure"
-            async with aio.connect(address, ssl=client_context, max_message_size=2**22, _core=impl) as ws:
+            async with aio.connect(address, ssl=client_context, max_message_size=2**22, implementation=impl) as ws:
                 assert ws.transport.get_extra_info("ssl_object") is not None
                 for message in ("secret", CHUNK * 40):
                     await ws.send(message)
@@ -312,8 +314,8 @@ def test_tls(impl: Any, certificate: Path) -> None:
                 assert await ws.ping() < 5
             assert ws.close_code == 1000
             with pytest.raises(ssl.SSLCertVerificationError):
-                await aio.connect(address, ssl=ssl.create_default_context(), _core=impl)
-            ws = await aio.connect(f"wss://localhost:{server.bound_port}/", ssl=client_context, _core=impl)
+                await aio.connect(address, ssl=ssl.create_default_context(), implementation=impl)
+            ws = await aio.connect(f"wss://localhost:{server.bound_port}/", ssl=client_context, implementation=impl)
             await ws.close(4002)
             assert ws.close_code == 4002
 

@@ -246,8 +246,9 @@ def test_unlimited_parser_buffers_only_what_arrived(impl):
 def test_max_frame_size_is_inclusive(impl):
     wire = reference.frame(2, bytes(100), key=KEY)
     assert len(impl.FrameParser("server", max_frame_size=100).feed(wire)) == 1
-    with pytest.raises(ProtocolError):
+    with pytest.raises(ProtocolError) as caught:
         impl.FrameParser("server", max_frame_size=99).feed(wire)
+    assert caught.value.close_code == 1009
 
 
 @pytest.mark.parametrize("kwargs", [{"role": "peer"}, {"role": "server", "max_frame_size": -1}, {"role": "server", "max_frame_size": 1.5}])
@@ -305,6 +306,7 @@ def test_no_pending_frame_after_an_error(impl):
     parser = impl.FrameParser("client")
     parser.feed(reference.frame(1, bytes(100))[:50])
     assert parser.pending_header is not None
-    with pytest.raises(ProtocolError):
-        parser.feed(bytes(52) + b"\x83\x00")
+    with pytest.raises(ProtocolError) as caught:
+        parser.feed(bytes(52) + b"\x83\x00")  # opcode 3 is reserved
+    assert caught.value.close_code == 1002
     assert parser.pending_header is None

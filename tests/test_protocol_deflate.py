@@ -33,7 +33,7 @@ OFFERS = [
 
 
 @pytest.mark.parametrize("settings, offer", OFFERS)
-def test_offers(impl, settings, offer):
+def test_offers(settings, offer):
     assert settings.offer() == offer
 
 
@@ -67,7 +67,7 @@ SERVER_ANSWERS = [
 
 
 @pytest.mark.parametrize("settings, offer, response", SERVER_ANSWERS)
-def test_server_answers(impl, settings, offer, response):
+def test_server_answers(settings, offer, response):
     answer = settings.accept_offer(params(offer))
     assert (answer and answer[0]) == response
 
@@ -91,7 +91,7 @@ CLIENT_CHECKS = [
 
 
 @pytest.mark.parametrize("settings, response, agreed", CLIENT_CHECKS)
-def test_client_checks(impl, settings, response, agreed):
+def test_client_checks(settings, response, agreed):
     if agreed is None:
         with pytest.raises(HandshakeError):
             settings.accept_response(params(response))
@@ -100,7 +100,7 @@ def test_client_checks(impl, settings, response, agreed):
 
 
 @pytest.mark.parametrize("bits", [8, 16, 0])
-def test_settings_are_checked(impl, bits):
+def test_settings_are_checked(bits):
     with pytest.raises(ValueError):
         PerMessageDeflate(server_max_window_bits=bits)
     with pytest.raises(ValueError):
@@ -110,7 +110,7 @@ def test_settings_are_checked(impl, bits):
 # -- the codec --------------------------------------------------------------------
 
 @pytest.mark.parametrize("takeover", [False, True])
-def test_codec_round_trip_and_context_takeover(impl, takeover):
+def test_codec_round_trip_and_context_takeover(takeover):
     agreed = PerMessageDeflate(server_no_context_takeover=not takeover, client_no_context_takeover=not takeover,
                                client_max_window_bits=9)
     client, server = DeflateCodec(agreed, True), DeflateCodec(agreed, False)
@@ -126,7 +126,7 @@ def test_codec_round_trip_and_context_takeover(impl, takeover):
     assert client.decompress(pieces[0], False, None) + client.decompress(pieces[1], True, None) == b"abcdef"
 
 
-def test_a_final_deflate_block_is_allowed(impl):
+def test_a_final_deflate_block_is_allowed():
     compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
     data = compressor.compress(b"final") + compressor.flush(zlib.Z_FINISH)
     codec = DeflateCodec(PerMessageDeflate(), False)
@@ -134,7 +134,7 @@ def test_a_final_deflate_block_is_allowed(impl):
     assert codec.decompress(DeflateCodec(PerMessageDeflate(), True).compress(b"next", True), True, None) == b"next"
 
 
-def test_deflate_bomb_is_refused_with_bounded_memory(impl):
+def test_deflate_bomb_is_refused_with_bounded_memory():
     bomb = DeflateCodec(PerMessageDeflate(), True).compress(b"\x00" * 50_000_000, True)
     assert len(bomb) < 60_000
     codec = DeflateCodec(PerMessageDeflate(), False)

@@ -10,7 +10,7 @@ import fastws.protocol as protocol
 from fastws.protocol import BinaryMessage, Message, Ping, TextMessage
 
 
-def test_events_are_frozen_and_compare_by_value(impl):
+def test_events_are_frozen_and_compare_by_value():
     event = TextMessage("hi")
     with pytest.raises(dataclasses.FrozenInstanceError):
         event.data = "changed"  # type: ignore[misc]
@@ -18,7 +18,7 @@ def test_events_are_frozen_and_compare_by_value(impl):
     assert isinstance(event, Message) and hash(Ping(b"x")) == hash(Ping(b"x"))
 
 
-def test_public_names(impl):
+def test_public_names():
     assert sorted(protocol.__all__) == protocol.__all__
     for name in protocol.__all__:
         if not name.isupper():  # constants aside, everything is defined in the package

@@ -7,6 +7,7 @@ import base64
 import pytest
 
 from fastws.protocol import (
+    load_implementation,
     AcceptConnection,
     ClientConnection,
     ConnectionState,
@@ -20,17 +21,17 @@ from fastws.protocol._handshake import accept_key, make_key
 from protocol_helpers import REQUEST, feed
 
 
-def test_rfc_accept_key_example(impl):
+def test_rfc_accept_key_example():
     assert accept_key("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="  # RFC 6455 §1.3
 
 
-def test_keys_are_fresh_16_random_bytes(impl):
+def test_keys_are_fresh_16_random_bytes():
     keys = {make_key() for _ in range(100)}
     assert len(keys) == 100 and all(len(base64.b64decode(key)) == 16 for key in keys)
 
 
 def test_client_request_and_server_event(impl):
-    client = ClientConnection(_core=impl)
+    client = load_implementation(impl).ClientConnection()
     request = Request(host="example.com:8080", target="/chat?x=1", subprotocols=("v2", "v1"), origin="https://example.com",
                       extra_headers=(("Authorization", "Bearer t"),))
     wire = client.send(request)
@@ -39,7 +40,7 @@ def test_client_request_and_server_event(impl):
     for line in ("Host: example.com:8080", "Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 13",
                  "Origin: https://example.com", "Sec-WebSocket-Protocol: v2, v1", "Authorization: Bearer t"):
         assert line in lines
-    server = ServerConnection(_core=impl)
+    server = load_implementation(impl).ServerConnection()
     (received,) = feed(server, wire, 3)
     assert (received.host, received.target, received.subprotocols, received.origin) == (
         "example.com:8080", "/chat?x=1", ("v2", "v1"), "https://example.com")
@@ -53,15 +54,15 @@ def test_client_request_and_server_event(impl):
 
 
 def test_server_rejects_an_unoffered_subprotocol(impl):
-    server = ServerConnection(_core=impl)
+    server = load_implementation(impl).ServerConnection()
     server.receive_data(REQUEST)
     with pytest.raises(ValueError):
         server.send(AcceptConnection(subprotocol="nope"))
 
 
 def test_application_rejection(impl):
-    client = ClientConnection(_core=impl)
-    server = ServerConnection(_core=impl)
+    client = load_implementation(impl).ClientConnection()
+    server = load_implementation(impl).ServerConnection()
     server.receive_data(client.send(Request(host="h", origin="https://evil.example")))
     (request,) = server.events()
     assert request.origin == "https://evil.example"
@@ -73,7 +74,7 @@ def test_application_rejection(impl):
 
 
 def test_rejection_body_until_eof(impl):
-    client = ClientConnection(_core=impl)
+    client = load_implementation(impl).ClientConnection()
     client.send(Request(host="h"))
     assert feed(client, b"HTTP/1.1 500 Internal Server Error\r\n\r\noops") == []
     client.receive_eof()
@@ -81,7 +82,7 @@ def test_rejection_body_until_eof(impl):
 
 
 def test_eof_during_the_handshake(impl):
-    server = ServerConnection(_core=impl)
+    server = load_implementation(impl).ServerConnection()
     server.receive_data(REQUEST[:10])
     server.receive_eof()
     (failed,) = server.events()
@@ -89,7 +90,7 @@ def test_eof_during_the_handshake(impl):
 
 
 def test_426_names_the_version(impl):
-    server = ServerConnection(_core=impl)
+    server = load_implementation(impl).ServerConnection()
     server.receive_data(REQUEST.replace(b"Version: 13", b"Version: 8"))
     (failed,) = server.events()
     assert failed.status_code == 426
@@ -142,7 +143,7 @@ BAD_REQUESTS = [
 
 @pytest.mark.parametrize("name, wire, status", BAD_REQUESTS, ids=[case[0] for case in BAD_REQUESTS])
 def test_malformed_requests(impl, name, wire, status):
-    server = ServerConnection(_core=impl)
+    server = load_implementation(impl).ServerConnection()
     (failed,) = feed(server, wire)
     assert isinstance(failed, HandshakeFailed) and failed.status_code == status
     response = server.data_to_send()
@@ -160,19 +161,19 @@ def test_accepted_variants(impl):
         _plus(b"Content-Length: 0"),
     ]
     for wire in variants:
-        server = ServerConnection(_core=impl)
+        server = load_implementation(impl).ServerConnection()
         (request,) = feed(server, wire, 5)
         assert isinstance(request, Request)
 
 
 def test_limits_are_configurable(impl):
-    server = ServerConnection(_core=impl, max_headers=3)
+    server = load_implementation(impl).ServerConnection(max_headers=3)
     (failed,) = feed(server, REQUEST)
     assert failed.status_code == 431
 
 
 def test_too_much_data_before_the_answer(impl):
-    server = ServerConnection(_core=impl, max_head_size=1000)
+    server = load_implementation(impl).ServerConnection(max_head_size=1000)
     server.receive_data(REQUEST)
     server.receive_data(b"x" * 1001)
     assert [type(e).__name__ for e in server.events()] == ["Request", "HandshakeFailed"]
@@ -200,7 +201,7 @@ BAD_RESPONSES = [
 
 @pytest.mark.parametrize("name, change", BAD_RESPONSES, ids=[case[0] for case in BAD_RESPONSES])
 def test_malformed_responses(impl, name, change):
-    client = ClientConnection(_core=impl)
+    client = load_implementation(impl).ClientConnection()
     wire = client.send(Request(host="h", subprotocols=("chat",)))
     key = [line.split(b": ")[1] for line in wire.split(b"\r\n") if line.startswith(b"Sec-WebSocket-Key")][0].decode()
     extra = (change["extra"],) if "extra" in change else ()
@@ -213,12 +214,12 @@ def test_malformed_responses(impl, name, change):
 
 
 def test_client_must_send_the_request_first(impl):
-    client = ClientConnection(_core=impl)
+    client = load_implementation(impl).ClientConnection()
     with pytest.raises(InvalidState):
         client.receive_data(b"HTTP/1.1 101 Switching Protocols\r\n\r\n")
     with pytest.raises(TypeError):
         client.send(AcceptConnection())
-    server = ServerConnection(_core=impl)
+    server = load_implementation(impl).ServerConnection()
     with pytest.raises(InvalidState):
         server.send(AcceptConnection())
     with pytest.raises(ValueError):
@@ -226,7 +227,7 @@ def test_client_must_send_the_request_first(impl):
 
 
 def test_reject_needs_an_error_status(impl):
-    server = ServerConnection(_core=impl)
+    server = load_implementation(impl).ServerConnection()
     server.receive_data(REQUEST)
     with pytest.raises(ValueError):
         server.send(RejectConnection(101))

@@ -17,6 +17,7 @@ import wsproto.events as wse
 import wsproto.extensions
 
 from fastws.protocol import (
+    load_implementation,
     AcceptConnection,
     BinaryMessage,
     ClientConnection,
@@ -71,7 +72,7 @@ def fastws_serve(sock: socket.socket, impl: Any, compress: bool, closes: List[An
     """Echoes every message back in three fragments until the peer closes."""
     conn, _ = sock.accept()
     conn.settimeout(TIMEOUT)
-    server = ServerConnection(_core=impl, max_message_size=None)
+    server = load_implementation(impl).ServerConnection(max_message_size=None)
     with conn:
         while not server.should_close_transport:
             data = conn.recv(65536)
@@ -94,7 +95,7 @@ def fastws_serve(sock: socket.socket, impl: Any, compress: bool, closes: List[An
 
 def fastws_client(port: int, impl: Any, compress: bool) -> ClientConnection:
     """Sends MESSAGES (every other one fragmented), checks the echoes, closes."""
-    client = ClientConnection(_core=impl, max_message_size=None)
+    client = load_implementation(impl).ClientConnection(max_message_size=None)
     with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as conn:
         conn.sendall(client.send(Request(host=f"127.0.0.1:{port}", target="/echo",
                                          extensions=(PerMessageDeflate(),) if compress else ())))

@@ -27,6 +27,7 @@ from ._impl import (
     validate_utf8,
 )
 from ._impl import get_simd as _get_simd
+from ._impl import load as _load
 from .codes import DEFAULT_MAX_FRAME_SIZE, CloseCode, Opcode
 from .errors import InvalidUtf8, ProtocolError, WebSocketError
 
@@ -50,6 +51,7 @@ __all__ = [
     "encode_frame",
     "implementation",
     "implementation_error",
+    "load_implementation",
     "parse_close",
     "parse_header",
     "set_simd",
@@ -57,6 +59,21 @@ __all__ = [
     "simd_levels",
     "validate_utf8",
 ]
+
+
+def load_implementation(name: Any = None) -> Any:
+    """The implementation module: "cython" or "python", or the one in use for None.
+
+    A module returned here may be given back (tests and benchmarks that compare the
+    two in one process pass it as ``implementation=`` to the protocol and asyncio
+    layers)."""
+    if name is None:
+        return _load(implementation)
+    if isinstance(name, str):
+        return _load(name)
+    if getattr(name, "FrameParser", None) is None:
+        raise ValueError(f"not a fastws implementation: {name!r}")
+    return name
 
 
 def __getattr__(name: str) -> Any:

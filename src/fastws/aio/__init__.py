@@ -13,7 +13,19 @@
 """
 
 from ._client import connect
-from ._connection import ConnectionClosed, InvalidHandshake, WebSocket, broadcast
-from ._server import HttpResponse, Server, serve
+from ._connection import DEFAULT_MAX_QUEUE_BYTES, ConnectionClosed, InvalidHandshake, Listener, WebSocket, broadcast
+from ._server import HttpResponse, Server, serve, serve_callbacks
 
-__all__ = ["ConnectionClosed", "HttpResponse", "InvalidHandshake", "Server", "WebSocket", "broadcast", "connect", "serve"]
+__all__ = [
+    "DEFAULT_MAX_QUEUE_BYTES",
+    "ConnectionClosed",
+    "HttpResponse",
+    "InvalidHandshake",
+    "Listener",
+    "Server",
+    "WebSocket",
+    "broadcast",
+    "connect",
+    "serve",
+    "serve_callbacks",
+]

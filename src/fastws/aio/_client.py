@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import ssl as ssl_module
 from types import ModuleType
-from typing import Any, Generator, Optional, Sequence, Tuple
+from typing import Any, Generator, Optional, Sequence, Tuple, Union
 from urllib.parse import urlsplit
 
-from ..protocol import DEFAULT_MAX_MESSAGE_SIZE, ClientConnection, PerMessageDeflate, Request
-from ._connection import WebSocket
+from ..protocol import DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE, PerMessageDeflate, Request, load_implementation
+from ._connection import DEFAULT_MAX_QUEUE_BYTES, Listener, WebSocket
 
 __all__ = ["connect"]
 
@@ -39,8 +39,10 @@ class connect:
 
     ``ssl``: an ``ssl.SSLContext`` for ``wss://`` (the default context when None);
     ``subprotocols`` to offer; ``compression`` "deflate" or None (``compression_level``: zlib's, default 1); ``origin``,
-    ``extra_headers``; ``max_message_size``, ``max_queue``, ``ping_interval``,
-    ``ping_timeout``, ``close_timeout``, ``open_timeout``. Raises
+    ``extra_headers``; ``max_message_size``, ``max_fragments``, ``max_queue``,
+    ``max_queue_bytes``, ``ping_interval``, ``ping_timeout`` (keepalive, default 20 s,
+    None to disable), ``close_timeout``, ``open_timeout``; ``listener``: a ``Listener``
+    whose callbacks get the messages (the callback API); ``implementation``. Raises
     ``InvalidHandshake`` when the server refuses or breaks the handshake.
     """
 
@@ -55,13 +57,16 @@ class connect:
         origin: Optional[str] = None,
         extra_headers: Sequence[Tuple[str, str]] = (),
         max_message_size: Optional[int] = DEFAULT_MAX_MESSAGE_SIZE,
+        max_fragments: Optional[int] = DEFAULT_MAX_FRAGMENTS,
         max_queue: int = 16,
+        max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
         ping_interval: Optional[float] = 20.0,
         ping_timeout: Optional[float] = 20.0,
         close_timeout: float = 10.0,
         open_timeout: Optional[float] = 10.0,
         server_hostname: Optional[str] = None,
-        _core: Optional[ModuleType] = None,
+        listener: Optional[Listener] = None,
+        implementation: Union[str, ModuleType, None] = None,
     ) -> None:
         if compression not in (None, "deflate"):
             raise ValueError(f"compression must be 'deflate' or None, not {compression!r}")
@@ -74,13 +79,16 @@ class connect:
             origin=origin,
             extra_headers=tuple(extra_headers),
             max_message_size=max_message_size,
+            max_fragments=max_fragments,
             max_queue=max_queue,
+            max_queue_bytes=max_queue_bytes,
             ping_interval=ping_interval,
             ping_timeout=ping_timeout,
             close_timeout=close_timeout,
             open_timeout=open_timeout,
             server_hostname=server_hostname,
-            _core=_core,
+            listener=listener,
+            implementation=implementation,
         )
         self._ws: Optional[WebSocket] = None
 
@@ -93,8 +101,9 @@ class connect:
         elif not secure and context is not None:
             raise ValueError("an ssl context needs a wss:// URI")
         loop = asyncio.get_running_loop()
-        options = {} if o["_core"] is None else {"_core": o["_core"]}
-        proto = ClientConnection(max_message_size=o["max_message_size"], **options)
+        proto = load_implementation(o["implementation"]).ClientConnection(
+            max_message_size=o["max_message_size"], max_fragments=o["max_fragments"], hold_failure=True, stream_messages=True
+        )
         request = Request(
             host=host_header,
             target=target,
@@ -105,7 +114,15 @@ class connect:
         )
 
         def factory() -> WebSocket:
-            return WebSocket(proto, max_queue=o["max_queue"], ping_interval=o["ping_interval"], ping_timeout=o["ping_timeout"], close_timeout=o["close_timeout"])
+            return WebSocket(
+                proto,
+                max_queue=o["max_queue"],
+                max_queue_bytes=o["max_queue_bytes"],
+                ping_interval=o["ping_interval"],
+                ping_timeout=o["ping_timeout"],
+                close_timeout=o["close_timeout"],
+                listener=o["listener"],
+            )
 
         async def open_() -> WebSocket:
             hostname = (o["server_hostname"] or host) if context is not None else None
@@ -115,8 +132,7 @@ class connect:
             try:
                 await ws._opened
             except BaseException:
-                if not ws._lost:
-                    ws.transport.abort()
+                ws.abort()
                 raise
             return ws
 

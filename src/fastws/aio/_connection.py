@@ -4,30 +4,34 @@ application's handle in one object.
 Theory of operation
 -------------------
 Receiving: the object is an ``asyncio.BufferedProtocol``. The event loop reads
-straight into one preallocated 1 MiB buffer (``get_buffer``), shared by every
-connection of the thread; ``buffer_updated`` hands the
-new bytes to the sans-IO connection (``fastws.protocol``), turns its events into
-queued messages, pong results and closing state, and writes what the connection
-queued (pongs, the echo of a close frame). No copy and no task switch between the
-socket and the parser. The queue of received messages is bounded: past
-``max_queue`` messages reading pauses, and resumes once the application has taken
-them down to a quarter of it, so a slow reader makes the peer wait, not our memory
-grow.
+straight into a preallocated buffer (``get_buffer``) shared by every connection of
+the thread; ``buffer_updated`` hands the new bytes to the sans-IO connection
+(``fastws.protocol``), turns its events into queued messages (or, with a
+``Listener``, calls it at once), pong results and closing state, and writes what the
+connection queued (pongs, the echo of a close frame). The buffer is 256 KiB: each
+read callback does a bounded amount of work (a flood of tiny frames is parsed in a
+few milliseconds a read), and the loop serves every connection in turn, so one
+connection cannot hold the others back; a 64 KiB message still arrives in one read.
 
-Sending: ``send`` encodes the frame at once. The first write of a turn of the
-loop goes out at once when no received message waits to be answered (a round trip
-waits for nothing); the others are appended to a list of pending writes, flushed in
-one ``transport.write`` at the end of the turn (or at once past 64 KiB): a handler
-that answers a burst of messages costs one system call, not one per message. When the transport's buffer passes its high-water mark, the loop
-calls ``pause_writing`` and every ``send`` waits until ``resume_writing``.
+Flow control, so that no peer can grow our memory:
+- the queue of received messages is bounded in messages (``max_queue``) and in
+  bytes (``max_queue_bytes``): past either, reading pauses, and resumes once the
+  application has taken the queue down to a quarter of both;
+- while the transport's write buffer is over its high-water mark
+  (``pause_writing``), reading pauses too: whatever the peer sends, pings included,
+  nothing more is answered until it reads what we wrote; ``send`` waits.
+
+Sending: ``send`` asks the protocol for the frame and writes it. The first write of
+a turn of the loop goes out at once when no received message waits to be answered
+(a round trip waits for nothing); the others gather and go out in one
+``transport.write`` at the end of the turn (or at once past 64 KiB).
 
 Closing: a close frame sent starts a timer (``close_timeout``) after which the
 transport is aborted. A protocol failure (RFC 6455 §7.1.7) that follows messages
-the application has not read yet waits, bounded by the same timer, until the
-application has read them: it may still answer them (an echo server echoes every
-message that came before the bad frame), and only then does the failing close frame
-go out. Those late answers are sent uncompressed (RFC 7692 allows it) since the
-protocol layer has dropped its state.
+the application has not read yet is held by the protocol (``hold_failure``) until
+the application has read them, bounded by the same timer: it may still answer
+them (an echo server echoes every message that came before the bad frame), and only
+then does the failing close frame go out.
 """
 
 from __future__ import annotations
@@ -35,38 +39,39 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import struct
 import threading
 import time
 from collections import deque
-from types import ModuleType
-from typing import Any, Awaitable, Callable, Deque, Dict, Iterable, List, Optional, Tuple, Union
+from typing import Any, AsyncIterable, AsyncIterator, Awaitable, Callable, Deque, Dict, Iterable, List, Optional, Tuple, Union
 
-from .. import _impl
-from ..codes import CloseCode, Opcode
+from ..codes import CloseCode
 from ..protocol import (
     AcceptConnection,
-    BinaryMessage,
     CloseConnection,
     ConnectionFailed,
     ConnectionState,
     HandshakeFailed,
+    HttpRequest,
     InvalidState,
+    PreparedMessage,
     Pong,
     RejectConnection,
     Request,
-    TextMessage,
 )
 
-__all__ = ["ConnectionClosed", "InvalidHandshake", "WebSocket", "broadcast"]
+__all__ = ["ConnectionClosed", "InvalidHandshake", "Listener", "WebSocket", "broadcast"]
 
 logger = logging.getLogger("fastws.aio")
 
 _OPEN = ConnectionState.OPEN
 _CLOSED = ConnectionState.CLOSED
-_READ_SIZE = 1 << 20  # the receive buffer: one per thread, shared by its connections
+_READ_SIZE = 256 * 1024  # the receive buffer: one per thread, shared by its connections
 _local = threading.local()
-_SHORT, _LONG = struct.Struct("!BBH"), struct.Struct("!BBQ")
+_FLUSH_AT = 64 * 1024  # pending writes past this size go out at once
+#: Default bound on the bytes of received messages waiting for the application.
+DEFAULT_MAX_QUEUE_BYTES = 512 * 1024
+
+Message = Union[str, bytes]
 
 
 def _read_buffer() -> memoryview:
@@ -77,12 +82,23 @@ def _read_buffer() -> memoryview:
     if view is None:
         view = _local.view = memoryview(bytearray(_READ_SIZE))
     return view
-_FLUSH_AT = 64 * 1024  # pending writes past this size go out at once
-_SPLIT_AT = 256 * 1024  # payloads from this size are written behind their header, not copied
-_TEXT_TYPE, _BINARY_TYPE = TextMessage, BinaryMessage
-_TEXT_OPCODE, _BINARY_OPCODE = Opcode.TEXT, Opcode.BINARY
 
-Message = Union[str, bytes]
+
+class Listener:
+    """The callback API: subclass it and give the class (or any factory) to
+    ``serve_callbacks`` or ``connect(..., listener=)``. Its methods are called
+    straight from the transport's read callback, with no task switch per message;
+    answer with the synchronous ``ws.send_nowait``. Don't block in them."""
+
+    def on_open(self, ws: WebSocket) -> None:
+        """The handshake succeeded."""
+
+    def on_message(self, ws: WebSocket, message: Message) -> None:
+        """A message arrived: ``str`` for text, ``bytes`` for binary."""
+
+    def on_close(self, ws: WebSocket, code: int, reason: str) -> None:
+        """The connection is closed (``ws.close_code``/``close_reason``; 1006 when it
+        ended without a close frame)."""
 
 
 class ConnectionClosed(Exception):
@@ -112,7 +128,8 @@ class WebSocket(asyncio.BufferedProtocol):
     ``await send(message)``, ``await recv()``, ``async for message in ws``,
     ``await ping()``, ``await close(code, reason)``; ``subprotocol``, ``request``
     (the opening handshake's ``Request``: ``target``, ``headers``),
-    ``remote_address``, ``close_code``/``close_reason`` once closed.
+    ``remote_address``, ``close_code``/``close_reason`` once closed. With a
+    ``Listener``, messages go to its ``on_message`` and ``send_nowait`` answers.
     """
 
     def __init__(
@@ -120,19 +137,22 @@ class WebSocket(asyncio.BufferedProtocol):
         connection: Any,
         *,
         max_queue: int = 16,
+        max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
         ping_interval: Optional[float] = 20.0,
         ping_timeout: Optional[float] = 20.0,
         close_timeout: float = 10.0,
+        listener: Optional[Listener] = None,
     ) -> None:
         self._proto = connection
-        self._core: Any = connection._core if getattr(connection, "_core", None) is not None else _impl
-        self._client = bool(getattr(connection, "_client", False))
-        self._encode = self._core.encode_frame
-        self._plain = False  # a server without compression: send() encodes frames itself
+        # Messages come straight from the protocol, not as events (one object less).
+        connection.on_message = self._message_received if listener is None else self._message_to_listener
+        self._client = connection.role == "client"
         self.max_queue = max(1, max_queue)
+        self.max_queue_bytes = max(1, max_queue_bytes)
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.close_timeout = close_timeout
+        self.listener = listener
         self._loop = asyncio.get_running_loop()
         self._view = _read_buffer()
         self.transport: Any = None
@@ -141,9 +161,15 @@ class WebSocket(asyncio.BufferedProtocol):
         #: header field in ``request.headers``) and, on a client, the server's answer.
         self.request: Optional[Request] = None
         self.response: Optional[AcceptConnection] = None
-        self._queue: Deque[Message] = deque()
+        self._queue: Deque[Any] = deque()
+        self._queue_bytes = 0
+        self._in_pieces = False  # the queue's last item is a piece of an unfinished message
+        self._assembling: Optional[List[Any]] = None  # recv()'s pieces of a fragmented message
+        self._listener_parts: List[Any] = []
         self._recv_waiter: Optional[asyncio.Future[None]] = None
-        self._reading_paused = False
+        # Why reading is paused: the queue is full, the write buffer is.
+        self._paused_for_queue = False
+        self._paused_for_writes = False
         self._pending: List[bytes] = []
         self._pending_size = 0
         self._flush_scheduled = False
@@ -152,13 +178,13 @@ class WebSocket(asyncio.BufferedProtocol):
         self._pings: Dict[bytes, Tuple[asyncio.Future[float], float]] = {}
         self._keepalive: Optional[asyncio.Task[None]] = None
         self._close_timer: Optional[asyncio.TimerHandle] = None
-        self._deferred: Optional[bytes] = None  # a failure's close frame, held back (see above)
         self._failed: Optional[Tuple[int, str]] = None
         self._close_sent = False  # this side started the closing handshake
         self._opened: asyncio.Future[None] = self._loop.create_future()
         self._closed: asyncio.Future[None] = self._loop.create_future()
         self._lost = False
-        #: Called once with this connection when the handshake succeeded (the server's hook).
+        # The server's hooks: the transport is there, the request came, the handshake succeeded.
+        self._on_made: Optional[Callable[[WebSocket], None]] = None
         self._on_open: Optional[Callable[[WebSocket], None]] = None
         self._on_request: Optional[Callable[[WebSocket, Request], None]] = None
 
@@ -187,6 +213,28 @@ class WebSocket(asyncio.BufferedProtocol):
         return self._closed.done()
 
     @property
+    def writing_paused(self) -> bool:
+        """Whether the transport's write buffer is over its high-water mark: ``send``
+        waits, and a ``Listener`` should hold back until it clears."""
+        return self._write_paused
+
+    @property
+    def reading_paused(self) -> bool:
+        """Whether reading from the peer is paused: the queue of received messages
+        is full (``max_queue``, ``max_queue_bytes``) or so is the write buffer."""
+        return self._paused_for_writes or (self._paused_for_queue and not self._close_sent)
+
+    @property
+    def queued(self) -> Tuple[int, int]:
+        """``(messages, bytes)`` received and waiting for ``recv``."""
+        return len(self._queue), self._queue_bytes
+
+    @property
+    def buffered_amount(self) -> int:
+        """Bytes written but not sent yet (ours and the transport's)."""
+        return self._pending_size + (0 if self._lost else self.transport.get_write_buffer_size())
+
+    @property
     def close_code(self) -> Optional[int]:
         """The code of the peer's close frame, 1006 when the connection ended
         without one, None before either."""
@@ -210,9 +258,44 @@ class WebSocket(asyncio.BufferedProtocol):
         """The next message: ``str`` for text, ``bytes`` for binary. Raises
         ``ConnectionClosed`` once the connection is closed and every message that
         arrived before has been read."""
+        parts = self._assembling
+        if parts is None:
+            item = await self._next_item()
+            if type(item) is not tuple:
+                return item  # type: ignore[return-value]
+            parts = self._assembling = [item[0]]
+        # A fragmented message: its pieces, joined here (cancelling recv() keeps
+        # what was taken for the next call).
+        while True:
+            data, finished = await self._next_item()
+            parts.append(data)
+            if finished:
+                self._assembling = None
+                return "".join(parts) if type(parts[0]) is str else b"".join(parts)
+
+    async def recv_streaming(self) -> AsyncIterator[Message]:
+        """The next message in pieces as they arrive, without joining them (a large
+        message then needs no buffer of its size): ``async for piece in
+        ws.recv_streaming():``. A message that came in one frame is one piece."""
+        if self._assembling is not None:
+            raise RuntimeError("recv() was cancelled inside a message: call it again to finish that message")
+        item = await self._next_item()
+        if type(item) is not tuple:
+            yield item  # type: ignore[misc]
+            return
+        data, finished = item
+        while True:
+            if data or finished:
+                yield data
+            if finished:
+                return
+            data, finished = await self._next_item()
+
+    async def _next_item(self) -> Any:
+        """The next message or piece of one from the queue, waiting for it."""
         queue = self._queue
         while not queue:
-            if self._deferred is not None:
+            if self._proto.failing:
                 self._fail_now()
             if self._lost or self._proto.state is _CLOSED or self._failed is not None:
                 raise self._closed_error()
@@ -223,12 +306,12 @@ class WebSocket(asyncio.BufferedProtocol):
                 await waiter
             finally:
                 self._recv_waiter = None
-        message = queue.popleft()
-        if self._reading_paused and len(queue) <= self.max_queue >> 2:
-            self._reading_paused = False
-            if not self._lost:
-                self.transport.resume_reading()
-        return message
+        item = queue.popleft()
+        self._queue_bytes -= len(item) if type(item) is not tuple else len(item[0])
+        if self._paused_for_queue and len(queue) <= self.max_queue >> 2 and self._queue_bytes <= self.max_queue_bytes >> 2:
+            self._paused_for_queue = False
+            self._update_reading()
+        return item
 
     def __aiter__(self) -> WebSocket:
         return self
@@ -239,46 +322,70 @@ class WebSocket(asyncio.BufferedProtocol):
         except ConnectionClosed:
             raise StopAsyncIteration from None
 
-    async def send(self, message: Union[Message, bytearray, memoryview]) -> None:
+    async def send(self, message: Union[Message, bytearray, memoryview, Iterable[Any], AsyncIterable[Any]]) -> None:
         """Sends a text (``str``) or binary (bytes-like) message; waits while the
-        transport's buffer is over its high-water mark."""
-        if self._write_paused:
-            await self._drain()
+        transport's buffer is over its high-water mark. An iterable or async
+        iterable of ``str`` (or of bytes-likes) is sent as one message in
+        fragments, one per item (RFC 6455 §5.4), so a large message needs no buffer
+        of its size."""
+        if isinstance(message, (str, bytes, bytearray, memoryview)):
+            if self._write_paused:
+                await self._drain()
+            self.send_nowait(message)
+        elif hasattr(message, "__aiter__"):
+            await self._send_fragments(message.__aiter__(), True)  # type: ignore[union-attr]
+        elif hasattr(message, "__iter__"):
+            await self._send_fragments(iter(message), False)  # type: ignore[arg-type]
+        else:
+            raise TypeError(f"cannot send {type(message).__name__}: a message is str, bytes-like, or an (async) iterable of them")
+
+    async def _send_fragments(self, fragments: Any, is_async: bool) -> None:
         proto = self._proto
-        if self._plain and proto.state is _OPEN and proto._sending is None:
-            # The common case, a server without compression: the frame is the
-            # payload behind a header (RFC 6455 §5.2), nothing for the protocol
-            # layer to track. (Its send_* would do the same, with more calls.)
-            payload: bytes
-            if type(message) is str:
-                opcode, payload = _TEXT_OPCODE, message.encode()
-            else:
-                opcode, payload = _BINARY_OPCODE, message if type(message) is bytes else bytes(message)  # type: ignore[arg-type]
-            if len(payload) < _SPLIT_AT:
-                self._write(self._encode(opcode, payload))
-            else:
-                # A large payload is written as it is, behind its header: copying
-                # it into one frame costs more than a second system call.
-                self._write_now(_header(opcode, len(payload)))
-                if not self._lost:
-                    self.transport.write(payload)
-            return
+        text: Optional[bool] = None
+        while True:
+            try:
+                piece = await fragments.__anext__() if is_async else next(fragments)
+            except (StopIteration, StopAsyncIteration):
+                break
+            kind = type(piece) is str
+            if text is None:
+                text = kind
+            elif kind is not text:
+                # Half a message is out and cannot be taken back: end the connection.
+                self.start_close(CloseCode.INTERNAL_ERROR, "bad message fragments")
+                raise TypeError("the fragments of one message are all str or all bytes-like")
+            if self._write_paused:
+                await self._drain()
+            try:
+                self._write(proto.send_text(piece, fin=False) if text else proto.send_binary(piece, fin=False))
+            except InvalidState:
+                raise self._closed_error() from None
+        if text is not None:  # the last frame: empty, final
+            try:
+                self._write(proto.send_text("", fin=True) if text else proto.send_binary(b"", fin=True))
+            except InvalidState:
+                raise self._closed_error() from None
+
+    def send_nowait(self, message: Union[Message, bytearray, memoryview]) -> None:
+        """Sends a message without waiting (the callback API's send). It does not
+        wait for the write buffer: check ``writing_paused`` when sending much."""
         try:
-            if type(message) is str:
-                data = proto.send_text(message)
-            else:
-                data = proto.send_binary(message)
+            data = self._proto.send_message(message)
         except InvalidState:
-            if self._deferred is not None and not self._lost:
-                # Answering a message that came before a protocol failure: the
-                # protocol layer is closed, so encode the frame here (uncompressed).
-                opcode = Opcode.TEXT if type(message) is str else Opcode.BINARY
-                payload = message.encode() if isinstance(message, str) else bytes(message)
-                mask = os.urandom(4) if self._client else None
-                self._write(self._core.encode_frame(opcode, payload, mask=mask))
-                return
             raise self._closed_error() from None
         self._write(data)
+
+    def send_prepared_nowait(self, prepared: PreparedMessage, *, max_buffer: Optional[int] = None) -> bool:
+        """Sends a message framed once for many connections (``broadcast`` uses it),
+        without waiting. Sends nothing and returns False when the connection is not
+        open, its write buffer is over the high-water mark or holds more than
+        ``max_buffer`` bytes, or a fragmented message is being sent."""
+        if not self.open or self._write_paused or self._proto.sending_fragments:
+            return False
+        if max_buffer is not None and self.buffered_amount > max_buffer:
+            return False
+        self._write(self._proto.send_prepared(prepared))
+        return True
 
     async def ping(self, data: Optional[bytes] = None) -> float:
         """Sends a ping and waits for its pong (RFC 6455 §5.5.2); returns the round
@@ -302,8 +409,26 @@ class WebSocket(asyncio.BufferedProtocol):
     async def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
         """Starts the closing handshake and waits until the connection is closed,
         at most ``close_timeout`` before dropping the transport."""
-        self._start_close(code, reason)
+        self.start_close(code, reason)
         await self.wait_closed()
+
+    def start_close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
+        """Starts the closing handshake without waiting (see ``close``)."""
+        proto = self._proto
+        if proto.failing:
+            self._fail_now()
+        elif proto.state is _OPEN and not self._lost:
+            self._write_now(proto.close(code, reason))
+            self._close_sent = True
+            self._arm_close_timer()
+            self._update_reading()  # the peer's close frame must be read
+        elif proto.state is ConnectionState.CONNECTING and not self._lost:
+            self.transport.close()
+
+    def abort(self) -> None:
+        """Drops the transport at once, without a closing handshake."""
+        if not self._lost and self.transport is not None:
+            self.transport.abort()
 
     async def wait_closed(self) -> None:
         """Waits until the transport is closed."""
@@ -357,10 +482,30 @@ class WebSocket(asyncio.BufferedProtocol):
 
     def pause_writing(self) -> None:
         self._write_paused = True
+        # A server stops reading from a client that does not read what it is sent,
+        # so that nothing it sends (pings above all) makes us write more. A client
+        # keeps reading: a server that stops reading while it writes to us is
+        # waiting for us to read, and both stopping would stall the connection.
+        self._paused_for_writes = not self._client
+        self._update_reading()
 
     def resume_writing(self) -> None:
         self._write_paused = False
+        self._paused_for_writes = False
+        self._update_reading()
         self._wake_drainers()
+
+    def _update_reading(self) -> None:
+        """Pauses or resumes reading from the transport, for whichever reasons hold.
+        Once this side has sent its close frame only the write buffer counts: the
+        peer's close frame must get in."""
+        if self._lost or self.transport is None:
+            return
+        if self.reading_paused:
+            if self.transport.is_reading():
+                self.transport.pause_reading()
+        elif not self.transport.is_reading() and not self.transport.is_closing():
+            self.transport.resume_reading()
 
     def _wake_drainers(self) -> None:
         waiters, self._drain_waiters = self._drain_waiters, []
@@ -378,27 +523,13 @@ class WebSocket(asyncio.BufferedProtocol):
         self._write(wire)
         return waiter
 
-    def _start_close(self, code: int, reason: str) -> None:
-        proto = self._proto
-        if self._deferred is not None:
-            self._fail_now()
-        elif proto.state is _OPEN and not self._lost:
-            self._write_now(proto.close(code, reason))
-            self._close_sent = True
-            self._arm_close_timer()
-            if self._reading_paused:  # the peer's close frame must be read
-                self._reading_paused = False
-                self.transport.resume_reading()
-        elif proto.state is ConnectionState.CONNECTING and not self._lost:
-            self.transport.close()
-
     def _arm_close_timer(self) -> None:
         if self._close_timer is None and not self._lost:
             self._close_timer = self._loop.call_later(self.close_timeout, self._close_timed_out)
 
     def _close_timed_out(self) -> None:
         self._close_timer = None
-        if self._deferred is not None:
+        if self._proto.failing:
             self._fail_now()
             self._close_timer = self._loop.call_later(self.close_timeout, self._close_timed_out)
         elif not self._lost:
@@ -409,35 +540,56 @@ class WebSocket(asyncio.BufferedProtocol):
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
         self.remote_address = transport.get_extra_info("peername")
+        if self._on_made is not None:
+            self._on_made(self)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self._view
 
     def buffer_updated(self, nbytes: int) -> None:
-        self._proto.receive_data(self._view[:nbytes])
-        self._after_input()
-
-    def _after_input(self) -> None:
-        """Acts on what the protocol made of the input: events, bytes to write."""
         proto = self._proto
+        proto.receive_data(self._view[:nbytes])
         events = proto.events()
         if events:
             self._handle_events(events)
+        elif self._queue:
+            self._wake_reader()
         out = proto.data_to_send()
-        if out and self._deferred is None:
+        if out:
             self._write_now(out)
-        if proto.should_close_transport and self._deferred is None:
+        elif self._pending and self.listener is not None:
+            self._flush()  # the listener's answers to this read: one write
+        if proto.should_close_transport:
             self._close_transport()
+
+    def _message_received(self, data: Message, finished: bool) -> None:
+        # The queue holds whole messages, and pieces of fragmented ones as
+        # (data, finished): recv() joins them, recv_streaming() does not.
+        queue = self._queue
+        if self._close_sent and len(queue) >= self.max_queue:
+            return  # closing, past max_queue: dropped, so that the close frame can be read
+        if finished and not self._in_pieces:
+            queue.append(data)
+        else:
+            queue.append((data, finished))
+            self._in_pieces = not finished
+        self._queue_bytes += len(data)
+
+    def _message_to_listener(self, data: Message, finished: bool) -> None:
+        parts = self._listener_parts
+        if finished and not parts:
+            self.listener.on_message(self, data)  # type: ignore[union-attr]
+            return
+        parts.append(data)
+        if finished:
+            self._listener_parts = []
+            self.listener.on_message(self, "".join(parts) if type(data) is str else b"".join(parts))  # type: ignore[union-attr, arg-type]
 
     def _handle_events(self, events: List[Any]) -> None:
         queue = self._queue
         for event in events:
             kind = type(event)
-            if kind is _TEXT_TYPE or kind is _BINARY_TYPE:
-                if len(queue) < self.max_queue or not self._close_sent:
-                    queue.append(event.data)
-                # else: closing, past max_queue: dropped, so that the close frame can be read
-            elif kind is Pong:
+            if kind is Pong:
                 self._pong(event.payload)
             elif kind is CloseConnection:
                 if self._proto.state is _CLOSED:
@@ -446,11 +598,12 @@ class WebSocket(asyncio.BufferedProtocol):
                 self._failed = (event.code, event.reason)
                 logger.debug("failing the connection: %s %s", event.code, event.reason)
                 self._cancel_keepalive()
-                if queue and not self._lost:
-                    # Let the application read (and answer) what came before.
-                    self._deferred = self._proto.data_to_send()
-                    self._arm_close_timer()
-            elif kind is Request:
+                if self._proto.failing:
+                    if queue and not self._lost:
+                        self._arm_close_timer()  # the application reads (and answers) what came first
+                    else:
+                        self._fail_now()
+            elif kind is Request or kind is HttpRequest:
                 self.request = event
                 if self._on_request is not None:
                     self._on_request(self, event)
@@ -461,18 +614,24 @@ class WebSocket(asyncio.BufferedProtocol):
                 self._fail_open(InvalidHandshake(f"the server refused the handshake: {event.status_code}", event.status_code, event.headers, event.body))
             elif kind is HandshakeFailed:
                 self._fail_open(InvalidHandshake(event.reason, event.status_code))
+        self._wake_reader()
+
+    def _wake_reader(self) -> None:
+        """Wakes a ``recv`` waiting for messages or the end; pauses reading past
+        the queue's bounds."""
+        queue = self._queue
         waiter = self._recv_waiter
-        if waiter is not None and (queue or self._proto.state is _CLOSED) and not waiter.done():
+        if waiter is not None and (queue or self._proto.state is _CLOSED or self._failed is not None) and not waiter.done():
             waiter.set_result(None)
-        if len(queue) >= self.max_queue and not self._reading_paused and not self._lost and not self._close_sent:
-            self._reading_paused = True
-            self.transport.pause_reading()
+        if not self._paused_for_queue and (len(queue) >= self.max_queue or self._queue_bytes >= self.max_queue_bytes):
+            self._paused_for_queue = True
+            self._update_reading()
 
     def _fail_now(self) -> None:
         """Sends the close frame of a failure that waited for the application."""
-        data, self._deferred = self._deferred, None
+        data = self._proto.fail()
         if not self._lost:
-            self._write_now(data or b"")
+            self._write_now(data)
             self._close_transport()
 
     def _close_transport(self) -> None:
@@ -497,7 +656,7 @@ class WebSocket(asyncio.BufferedProtocol):
             proto.receive_eof()
             proto.events()
         self._pending = []
-        self._deferred = None
+        self._pending_size = 0
         if self._close_timer is not None:
             self._close_timer.cancel()
             self._close_timer = None
@@ -513,6 +672,11 @@ class WebSocket(asyncio.BufferedProtocol):
         if not self._opened.done():
             self._opened.set_exception(InvalidHandshake(f"the connection ended during the opening handshake: {exc or 'EOF'}"))
             self._opened.exception()  # nobody may be waiting: no "never retrieved" warning
+        elif self.listener is not None:
+            try:
+                self.listener.on_close(self, error.code, error.reason)
+            except Exception:
+                logger.exception("Listener.on_close failed")
         if not self._closed.done():
             self._closed.set_result(None)
 
@@ -540,13 +704,14 @@ class WebSocket(asyncio.BufferedProtocol):
     # -- opening and keepalive --------------------------------------------------------
 
     def _opened_now(self) -> None:
-        self._plain = not self._client and not self._proto.extensions
         if not self._opened.done():
             self._opened.set_result(None)
         if self.ping_interval:
             self._keepalive = self._loop.create_task(self._keep_alive())
         if self._on_open is not None:
             self._on_open(self)
+        if self.listener is not None:
+            self.listener.on_open(self)
 
     def _fail_open(self, error: Exception) -> None:
         if not self._opened.done():
@@ -592,41 +757,19 @@ class WebSocket(asyncio.BufferedProtocol):
                 task.cancel()
 
 
-def _header(opcode: int, length: int) -> bytes:
-    """The header of an unmasked, final frame (RFC 6455 §5.2)."""
-    if length < 126:
-        return bytes((0x80 | opcode, length))
-    if length < 65536:
-        return _SHORT.pack(0x80 | opcode, 126, length)
-    return _LONG.pack(0x80 | opcode, 127, length)
-
-
-def broadcast(connections: Iterable[WebSocket], message: Union[Message, bytearray, memoryview], *, max_buffer: int = 256 * 1024) -> int:
-    """Sends one message to every open connection without waiting: the frame is
-    encoded once and the same bytes are written to each. A connection whose
-    transport is paused or holds more than ``max_buffer`` unsent bytes is skipped
-    (a slow client must not hold the others back or grow our memory), and so is
-    one in the middle of a fragmented message. Compressed connections get the
-    message uncompressed (RFC 7692 §6). Client connections mask each frame.
+def broadcast(connections: Iterable[WebSocket], message: Union[Message, bytearray, memoryview, PreparedMessage], *, max_buffer: int = 256 * 1024) -> int:
+    """Sends one message to every open connection without waiting: the message is
+    framed once (``PreparedMessage``) and the same bytes are written to each, one
+    compressed frame shared by the connections whose permessage-deflate settings
+    allow it. A connection whose transport is paused or holds more than
+    ``max_buffer`` unsent bytes is skipped (a slow client must not hold the others
+    back or grow our memory), and so is one in the middle of a fragmented message.
     Returns how many connections it was written to."""
-    opcode = Opcode.TEXT if type(message) is str else Opcode.BINARY
-    payload = message.encode() if isinstance(message, str) else bytes(message)
-    frames: Dict[int, bytes] = {}
+    prepared = message if isinstance(message, PreparedMessage) else PreparedMessage(message)
     sent = 0
     for ws in connections:
-        if not ws.open or ws._write_paused or ws._proto._sending is not None:
-            continue
-        if ws._pending_size + ws.transport.get_write_buffer_size() > max_buffer:
-            continue
-        if ws._client:
-            ws._write(ws._core.encode_frame(opcode, payload, mask=os.urandom(4)))
-        else:
-            key = id(ws._core)
-            frame = frames.get(key)
-            if frame is None:
-                frame = frames[key] = ws._core.encode_frame(opcode, payload)
-            ws._write(frame)
-        sent += 1
+        if ws.send_prepared_nowait(prepared, max_buffer=max_buffer):
+            sent += 1
     return sent
 
 

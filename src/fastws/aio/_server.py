@@ -1,76 +1,33 @@
 """The asyncio server: accepts TCP (or TLS) connections, answers the opening
-handshake, runs a handler per connection, and shuts down gracefully."""
+handshake, runs a handler per connection (or a ``Listener``'s callbacks), and
+shuts down gracefully."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from types import ModuleType
-from typing import Any, Awaitable, Callable, Iterable, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Callable, Optional, Sequence, Set, Tuple, Union
 
 from ..codes import CloseCode
-from ..protocol import DEFAULT_MAX_MESSAGE_SIZE, AcceptConnection, PerMessageDeflate, RejectConnection, Request, ServerConnection
-from ._connection import ConnectionClosed, Handler, Message, WebSocket, broadcast
+from ..protocol import (
+    DEFAULT_MAX_FRAGMENTS,
+    DEFAULT_MAX_MESSAGE_SIZE,
+    AcceptConnection,
+    HttpRequest,
+    PerMessageDeflate,
+    RejectConnection,
+    Request,
+    load_implementation,
+)
+from ._connection import DEFAULT_MAX_QUEUE_BYTES, ConnectionClosed, Handler, Listener, Message, WebSocket, broadcast
 
-__all__ = ["HttpResponse", "Server", "serve"]
+__all__ = ["HttpResponse", "Server", "serve", "serve_callbacks"]
 
 logger = logging.getLogger("fastws.aio")
 
 #: What ``http_handler`` returns for a plain HTTP request: status, headers, body.
 HttpResponse = Tuple[int, Sequence[Tuple[str, str]], bytes]
-_REASONS = {200: "OK", 204: "No Content", 301: "Moved Permanently", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 426: "Upgrade Required"}
-_MAX_HEAD = 16384
-
-
-class _ServerSocket(WebSocket):
-    """A server-side connection: a plain HTTP request (no ``Upgrade: websocket``)
-    goes to the server's ``http_handler``, if any, before the WebSocket protocol
-    sees a byte."""
-
-    def __init__(self, server: Server, connection: ServerConnection, **options: Any) -> None:
-        super().__init__(connection, **options)
-        self._server = server
-        self._head: Optional[bytearray] = bytearray() if server.http_handler is not None else None
-
-    def connection_made(self, transport: Any) -> None:
-        super().connection_made(transport)
-        self._server._accepting.add(self)
-
-    def buffer_updated(self, nbytes: int) -> None:
-        head = self._head
-        if head is None:
-            return super().buffer_updated(nbytes)
-        head += self._view[:nbytes]
-        end = head.find(b"\r\n\r\n")
-        if end < 0 and len(head) < _MAX_HEAD:
-            return
-        self._head = None
-        lines = bytes(head[: max(end, 0)]).split(b"\r\n")
-        upgrade = any(line.lower().startswith(b"upgrade:") and b"websocket" in line.lower() for line in lines[1:])
-        parts = lines[0].split(b" ")
-        if end < 0 or upgrade or len(parts) != 3:
-            self._proto.receive_data(bytes(head))
-            self._after_input()
-            return
-        self._serve_http(parts[0].decode("latin-1"), parts[1].decode("latin-1"), lines[1:])
-
-    def _serve_http(self, method: str, target: str, lines: Any) -> None:
-        headers = tuple((name.strip().decode("latin-1"), value.strip().decode("latin-1")) for name, _, value in (line.partition(b":") for line in lines))
-        try:
-            status, response_headers, body = self._server.http_handler(method, target, headers)  # type: ignore[misc]
-        except Exception:
-            logger.exception("http_handler failed")
-            status, response_headers, body = 500, (), b""
-        head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}"]
-        head += [f"{name}: {value}" for name, value in response_headers]
-        head += [f"Content-Length: {len(body)}", "Connection: close", "", ""]
-        self.transport.write("\r\n".join(head).encode("latin-1") + (body if method != "HEAD" else b""))
-        self.transport.close()
-
-    def connection_lost(self, exc: Optional[BaseException]) -> None:
-        super().connection_lost(exc)
-        self._server._accepting.discard(self)
-        self._server.connections.discard(self)
 
 
 class Server:
@@ -85,16 +42,19 @@ class Server:
 
     def __init__(
         self,
-        handler: Handler,
+        handler: Optional[Handler],
         host: Optional[str] = None,
         port: int = 0,
         *,
+        listener: Optional[Callable[[], Listener]] = None,
         ssl: Any = None,
         subprotocols: Sequence[str] = (),
         compression: Optional[str] = "deflate",
         compression_level: int = 1,
         max_message_size: Optional[int] = DEFAULT_MAX_MESSAGE_SIZE,
+        max_fragments: Optional[int] = DEFAULT_MAX_FRAGMENTS,
         max_queue: int = 16,
+        max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
         ping_interval: Optional[float] = 20.0,
         ping_timeout: Optional[float] = 20.0,
         close_timeout: float = 10.0,
@@ -103,25 +63,33 @@ class Server:
         select_subprotocol: Optional[Callable[[WebSocket, Sequence[str]], Optional[str]]] = None,
         backlog: int = 1024,
         sock: Any = None,
-        _core: Optional[ModuleType] = None,
+        reuse_port: bool = False,
+        implementation: Union[str, ModuleType, None] = None,
     ) -> None:
         if compression not in (None, "deflate"):
             raise ValueError(f"compression must be 'deflate' or None, not {compression!r}")
+        if (handler is None) is (listener is None):
+            raise ValueError("give a handler or a listener factory, not both")
         self.handler = handler
+        self.listener = listener
         self.host, self.port = host, port
         self.ssl = ssl
         self.subprotocols = tuple(subprotocols)
         self.compression = compression
         self.compression_level = compression_level
         self.max_message_size = max_message_size
+        self.max_fragments = max_fragments
         self.max_queue = max_queue
+        self.max_queue_bytes = max_queue_bytes
         self.ping_interval, self.ping_timeout, self.close_timeout = ping_interval, ping_timeout, close_timeout
         self.open_timeout = open_timeout
         self.http_handler = http_handler
         self.select_subprotocol = select_subprotocol
         self.backlog = backlog
         self.sock = sock
-        self._core = _core
+        self.reuse_port = reuse_port
+        self.implementation = implementation
+        self._protocol = load_implementation(implementation)
         #: Every open connection (after the handshake).
         self.connections: Set[WebSocket] = set()
         self._accepting: Set[WebSocket] = set()
@@ -136,7 +104,9 @@ class Server:
         if self.sock is not None:
             self._server = await loop.create_server(self._new_connection, sock=self.sock, ssl=self.ssl, backlog=self.backlog)
         else:
-            self._server = await loop.create_server(self._new_connection, self.host, self.port, ssl=self.ssl, backlog=self.backlog, reuse_address=True)
+            self._server = await loop.create_server(
+                self._new_connection, self.host, self.port, ssl=self.ssl, backlog=self.backlog, reuse_address=True, reuse_port=self.reuse_port or None
+            )
         return self
 
     def __await__(self) -> Any:
@@ -172,9 +142,9 @@ class Server:
             self._server.close()
         for ws in list(self._accepting):
             if ws not in self.connections:
-                ws.transport.close()
+                ws.abort()
         for ws in list(self.connections):
-            ws._start_close(code, reason)
+            ws.start_close(code, reason)
 
     async def wait_closed(self, timeout: Optional[float] = None) -> None:
         """Waits for every connection to close and every handler to return, at
@@ -186,8 +156,7 @@ class Server:
             _, late = await asyncio.wait(waiting, timeout=timeout)
             if late:
                 for ws in list(self.connections | self._accepting):
-                    if not ws._lost:
-                        ws.transport.abort()
+                    ws.abort()
                 for task in list(self._handlers):
                     task.cancel()
                 await asyncio.wait([ws._closed for ws in self.connections | self._accepting] + list(self._handlers), timeout=1.0)
@@ -205,61 +174,90 @@ class Server:
     # -- one connection ---------------------------------------------------------------
 
     def _new_connection(self) -> WebSocket:
-        options = {} if self._core is None else {"_core": self._core}
-        proto = ServerConnection(max_message_size=self.max_message_size, **options)
-        ws = _ServerSocket(
-            self,
+        proto = self._protocol.ServerConnection(
+            max_message_size=self.max_message_size,
+            max_fragments=self.max_fragments,
+            hold_failure=True,
+            stream_messages=True,
+            plain_http=self.http_handler is not None,
+        )
+        ws = WebSocket(
             proto,
             max_queue=self.max_queue,
+            max_queue_bytes=self.max_queue_bytes,
             ping_interval=self.ping_interval,
             ping_timeout=self.ping_timeout,
             close_timeout=self.close_timeout,
+            listener=self.listener() if self.listener is not None else None,
         )
-        ws._on_request = self._accept
+        ws._on_request = self._answer
         ws._on_open = self._run
+        ws._on_made = self._accepting.add
+        ws._closed.add_done_callback(lambda _: self._forget(ws))
         if self.open_timeout:
             timer = asyncio.get_running_loop().call_later(self.open_timeout, self._open_timed_out, ws)
             ws._closed.add_done_callback(lambda _: timer.cancel())
             ws._opened.add_done_callback(lambda _: timer.cancel())
         return ws
 
-    def _open_timed_out(self, ws: WebSocket) -> None:
-        if not ws._opened.done() and not ws._lost:
-            ws.transport.abort()
+    def _forget(self, ws: WebSocket) -> None:
+        self._accepting.discard(ws)
+        self.connections.discard(ws)
 
-    def _accept(self, ws: WebSocket, request: Request) -> None:
-        if self._closing:
-            ws._write_now(ws._proto.send(RejectConnection(503, (("Content-Type", "text/plain"),), b"shutting down\n")))
-            return
-        if self.select_subprotocol is not None:
-            subprotocol = self.select_subprotocol(ws, request.subprotocols)
+    def _open_timed_out(self, ws: WebSocket) -> None:
+        if not ws._opened.done():
+            ws.abort()
+
+    def _answer(self, ws: WebSocket, request: Any) -> None:
+        proto = ws._proto
+        if type(request) is HttpRequest:
+            ws._write_now(proto.send(RejectConnection(*self._serve_http(request))))
+        elif self._closing:
+            ws._write_now(proto.send(RejectConnection(503, (("Content-Type", "text/plain"),), b"shutting down\n")))
         else:
-            subprotocol = next((name for name in self.subprotocols if name in request.subprotocols), None)
-        extensions = (PerMessageDeflate(compression_level=self.compression_level),) if self.compression == "deflate" else ()
-        ws._write_now(ws._proto.send(AcceptConnection(subprotocol=subprotocol, extensions=extensions)))
-        ws._opened_now()
+            ws._write_now(proto.send(AcceptConnection(subprotocol=self._subprotocol(ws, request), extensions=self._extensions())))
+            ws._opened_now()
+            return
+        if proto.should_close_transport:
+            ws._close_transport()
+
+    def _subprotocol(self, ws: WebSocket, request: Request) -> Optional[str]:
+        if self.select_subprotocol is not None:
+            return self.select_subprotocol(ws, request.subprotocols)
+        return next((name for name in self.subprotocols if name in request.subprotocols), None)
+
+    def _extensions(self) -> Tuple[PerMessageDeflate, ...]:
+        return (PerMessageDeflate(compression_level=self.compression_level),) if self.compression == "deflate" else ()
+
+    def _serve_http(self, request: HttpRequest) -> HttpResponse:
+        try:
+            return self.http_handler(request.method, request.target, request.headers)  # type: ignore[misc]
+        except Exception:
+            logger.exception("http_handler failed")
+            return 500, (), b""
 
     def _run(self, ws: WebSocket) -> None:
         self._accepting.discard(ws)
         self.connections.add(ws)
+        if self.handler is None:
+            return  # a listener's connection: its callbacks run from the transport
         task = asyncio.get_running_loop().create_task(self._handle(ws))
         self._handlers.add(task)
         task.add_done_callback(self._handlers.discard)
 
     async def _handle(self, ws: WebSocket) -> None:
         try:
-            await self.handler(ws)
+            await self.handler(ws)  # type: ignore[misc]
         except ConnectionClosed:
             pass
         except asyncio.CancelledError:
-            if not ws._lost:
-                ws.transport.abort()
+            ws.abort()
             raise
         except Exception:
             logger.exception("connection handler failed")
-            ws._start_close(CloseCode.INTERNAL_ERROR, "internal error")
+            ws.start_close(CloseCode.INTERNAL_ERROR, "internal error")
         else:
-            ws._start_close(CloseCode.NORMAL_CLOSURE, "")
+            ws.start_close(CloseCode.NORMAL_CLOSURE, "")
         try:
             await ws.wait_closed()
         finally:
@@ -271,12 +269,22 @@ def serve(handler: Handler, host: Optional[str] = None, port: int = 0, **options
 
     Use it as ``async with serve(handler, "127.0.0.1", 8765) as server:`` or
     ``server = await serve(...)``. Options: ``ssl`` (an ``ssl.SSLContext``),
-    ``subprotocols`` (in order of preference), ``compression`` ("deflate" or None), ``compression_level`` (zlib's, default 1:
-    several times faster than 6 for about the same ratio on typical messages),
-    ``max_message_size`` (bytes, None for no limit), ``max_queue`` (received
-    messages held before reading pauses), ``ping_interval``/``ping_timeout``
-    (keepalive, None to disable), ``close_timeout``, ``open_timeout``,
+    ``subprotocols`` (in order of preference), ``compression`` ("deflate" or None),
+    ``compression_level`` (zlib's, default 1: several times faster than 6 for about
+    the same ratio on typical messages), ``max_message_size`` (bytes, None for no
+    limit), ``max_fragments`` (per message, 1009 past it; None for no limit),
+    ``max_queue`` and ``max_queue_bytes`` (received messages held before reading
+    pauses), ``ping_interval``/``ping_timeout`` (keepalive, default 20 s; None to
+    disable), ``close_timeout``, ``open_timeout``, ``reuse_port``,
     ``http_handler(method, target, headers) -> (status, headers, body)`` for plain
-    HTTP requests on the same port.
+    HTTP requests on the same port, ``implementation`` ("cython" or "python").
     """
     return Server(handler, host, port, **options)
+
+
+def serve_callbacks(listener: Callable[[], Listener], host: Optional[str] = None, port: int = 0, **options: Any) -> Server:
+    """A WebSocket server on the callback API: ``listener()`` makes a ``Listener``
+    for each connection, whose ``on_message`` is called straight from the
+    transport's read callback (no task switch per message). Same options as
+    ``serve``."""
+    return Server(None, host, port, listener=listener, **options)

@@ -3,9 +3,13 @@
 No sockets, no event loop: a ``ClientConnection`` or ``ServerConnection`` takes the
 bytes your I/O layer received and returns events, and turns what you send into the
 bytes to write. See docs/protocol.md.
+
+``ClientConnection`` and ``ServerConnection`` are the implementation in use: compiled
+with the Cython core, pure Python with the pure core. ``load_implementation("python")``
+(or "cython") gives either one's module, for tests and benchmarks that run both.
 """
 
-from ._connection import DEFAULT_MAX_MESSAGE_SIZE, ClientConnection, Connection, ServerConnection
+from ._connection import DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE
 from ._deflate import PerMessageDeflate
 from ._errors import HandshakeError, InvalidState
 from ._events import (
@@ -15,6 +19,7 @@ from ._events import (
     ConnectionFailed,
     Event,
     HandshakeFailed,
+    HttpRequest,
     Message,
     Ping,
     Pong,
@@ -22,6 +27,8 @@ from ._events import (
     Request,
     TextMessage,
 )
+from ._prepared import PreparedMessage
+from ._select import ClientConnection, Connection, ServerConnection, load_implementation
 from ._state import ConnectionState
 
 __all__ = [
@@ -32,17 +39,21 @@ __all__ = [
     "Connection",
     "ConnectionFailed",
     "ConnectionState",
+    "DEFAULT_MAX_FRAGMENTS",
     "DEFAULT_MAX_MESSAGE_SIZE",
     "Event",
     "HandshakeError",
     "HandshakeFailed",
+    "HttpRequest",
     "InvalidState",
     "Message",
     "PerMessageDeflate",
     "Ping",
     "Pong",
+    "PreparedMessage",
     "RejectConnection",
     "Request",
     "ServerConnection",
     "TextMessage",
+    "load_implementation",
 ]

@@ -7,8 +7,12 @@ pongs, the echo of a close frame, the close frame that fails a connection).
 
 Every frame goes through the framing core: ``FrameParser`` splits and unmasks what
 arrives, ``Utf8Validator`` checks text, ``parse_close`` checks close frames,
-``encode_frame`` writes what leaves. The core is injectable (``_core=``) so that the
-tests run both implementations in one process.
+``encode_frame`` writes what leaves.
+
+This one source is both implementations of the protocol: run as Python, over the
+pure-Python core; compiled by Cython (as ``_connection_c``, its attributes and hot
+methods typed by ``_connection_c.pxd``), over the Cython core. ``fastws.protocol``
+picks one (``load_implementation``).
 """
 
 from __future__ import annotations
@@ -16,9 +20,16 @@ from __future__ import annotations
 import codecs
 import os
 from types import ModuleType
-from typing import Any, List, Optional, Tuple, Union
+from typing import Any, Callable, List, Optional, Tuple, Union
 
-from .. import _impl
+from .. import load_implementation
+
+try:
+    import cython
+
+    COMPILED = cython.compiled
+except ImportError:  # Cython is only needed to build the compiled twin
+    COMPILED = False
 from ..codes import CloseCode, Opcode
 from ..errors import ProtocolError
 from . import _handshake
@@ -31,18 +42,26 @@ from ._events import (
     ConnectionFailed,
     Event,
     HandshakeFailed,
+    HttpRequest,
     Ping,
     Pong,
     RejectConnection,
     Request,
     TextMessage,
 )
-from ._http import DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, header_values, parse_head
+from ._prepared import PreparedMessage
+from ._http import DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, header_values, parse_head, parse_request_line
 from ._state import ConnectionState, Happening, next_state
 
-__all__ = ["ClientConnection", "Connection", "ServerConnection", "DEFAULT_MAX_MESSAGE_SIZE"]
+__all__ = ["ClientConnection", "Connection", "ServerConnection", "DEFAULT_MAX_FRAGMENTS", "DEFAULT_MAX_MESSAGE_SIZE"]
 
 DEFAULT_MAX_MESSAGE_SIZE = 2**20
+#: Fragments one message may arrive in. Each costs work however small it is, so a
+#: message of endless 1-byte fragments is refused (1009) long before its size is.
+DEFAULT_MAX_FRAGMENTS = 4096
+
+#: The framing core under this implementation of the protocol.
+core: Any = load_implementation("cython" if COMPILED else "python")
 
 _TEXT, _BINARY, _CONTINUATION = Opcode.TEXT, Opcode.BINARY, Opcode.CONTINUATION
 _CLOSE, _PING, _PONG = Opcode.CLOSE, Opcode.PING, Opcode.PONG
@@ -54,6 +73,17 @@ _CONNECTING, _OPEN, _CLOSING, _CLOSED = (
 )
 _MASK_POOL = 1024  # random bytes drawn at once: 256 masking keys per os.urandom call
 _Utf8Decoder = codecs.getincrementaldecoder("utf-8")
+_new_object = object.__new__
+_set_field = object.__setattr__
+
+
+def _quick_event(kind: type, name: str, value: Any) -> Event:
+    """``kind(value)`` for an event of one field given by ``name`` (the others at
+    their defaults), without the frozen dataclass's ``__init__``: the protocol makes
+    one per message, and that ``__init__`` costs more than the rest of receiving it."""
+    event = _new_object(kind)
+    _set_field(event, name, value)
+    return event  # type: ignore[no-any-return]
 
 
 class Connection:
@@ -67,15 +97,24 @@ class Connection:
         client: bool,
         *,
         max_message_size: Optional[int] = DEFAULT_MAX_MESSAGE_SIZE,
+        max_fragments: Optional[int] = DEFAULT_MAX_FRAGMENTS,
         auto_pong: bool = True,
         stream_messages: bool = False,
+        hold_failure: bool = False,
+        on_message: Optional[Callable[[Union[str, bytes], bool], Any]] = None,
         max_head_size: int = DEFAULT_MAX_HEAD_SIZE,
         max_headers: int = DEFAULT_MAX_HEADERS,
-        _core: Optional[ModuleType] = None,
     ) -> None:
-        self._core: Any = _impl if _core is None else _core
         self._client = client
         self.max_message_size = max_message_size
+        self.max_fragments = max_fragments
+        #: Whether a protocol failure waits for ``fail()`` (see ``failing``).
+        self.hold_failure = hold_failure
+        #: Called as ``on_message(data, message_finished)`` with each message
+        #: (``str`` for text, ``bytes`` for binary; with ``stream_messages``, each
+        #: piece of a fragmented one) instead of a ``TextMessage``/``BinaryMessage``
+        #: event: an I/O layer that hands messages on saves an object per message.
+        self.on_message = on_message
         self.auto_pong = auto_pong
         self.stream_messages = stream_messages
         self._max_head_size = max_head_size
@@ -95,7 +134,7 @@ class Connection:
         self._abort = False  # the transport should close without a closing handshake
         self._parser: Any = None
         self._codec: Optional[DeflateCodec] = None
-        self._validator = self._core.Utf8Validator()
+        self._validator = core.Utf8Validator()
         self._mask_pool = b""
         self._mask_at = _MASK_POOL
         # The message being received: its opcode (None between messages), whether
@@ -103,6 +142,7 @@ class Connection:
         self._message: Optional[Opcode] = None
         self._compressed = False
         self._size = 0
+        self._fragments = 0
         self._assembled = bytearray()  # one buffer: 1-byte fragments cost 1 byte each
         self._text_decoder: Any = None
         # The message being sent in fragments: its opcode, None between messages.
@@ -112,6 +152,7 @@ class Connection:
         self._watching = False  # a pending frame was seen after the last feed
         self._partial_text = False  # ... and its payload is text to validate now
         self._validated = 0  # payload bytes of that frame already validated
+        self._held_close: Optional[bytes] = None  # a failure's close frame (hold_failure)
 
     # -- public API: input ----------------------------------------------------------
 
@@ -130,6 +171,7 @@ class Connection:
         if self.state is _CONNECTING:
             self._events.append(self._handshake_eof())
         elif self.state is not _CLOSED:
+            self._held_close = None
             self.close_code, self.close_reason = CloseCode.ABNORMAL_CLOSURE, ""
             self._events.append(CloseConnection(CloseCode.ABNORMAL_CLOSURE, ""))
         self._end(Happening.EOF)
@@ -138,6 +180,43 @@ class Connection:
         """The events since the last call, in order."""
         events, self._events = self._events, []
         return events
+
+    # -- public API: what the connection is -----------------------------------------
+
+    @property
+    def role(self) -> str:
+        """"client" or "server"."""
+        return "client" if self._client else "server"
+
+    @property
+    def implementation(self) -> ModuleType:
+        """The framing core this connection runs on (``fastws.load_implementation``)."""
+        return core  # type: ignore[no-any-return]
+
+    @property
+    def sending_fragments(self) -> bool:
+        """Whether a message sent with ``fin=False`` awaits its last fragment: until
+        then only that message's fragments and control frames may be sent."""
+        return self._sending is not None
+
+    @property
+    def failing(self) -> bool:
+        """With ``hold_failure``: the connection failed (a ``ConnectionFailed`` event
+        came out, input is ignored) but its close frame waits for ``fail()``, so
+        that the application can still answer the messages that arrived before the
+        failure (an echo server echoes every one of them, RFC 6455 §7.1.7 allows it)."""
+        return self._held_close is not None
+
+    def fail(self) -> bytes:
+        """Sends the close frame of a failure held by ``hold_failure``, and closes.
+        Returns the bytes to write (nothing when no failure is held)."""
+        held, self._held_close = self._held_close, None
+        if held is None:
+            return b""
+        self._out.append(held)
+        self._abort = True
+        self._end(Happening.FAIL)
+        return self.data_to_send()
 
     # -- public API: output ---------------------------------------------------------
 
@@ -171,11 +250,30 @@ class Connection:
             return self.close(event.code, event.reason)  # type: ignore[attr-defined]
         return self._send_handshake(event)
 
+    def send_message(self, message: Any) -> bytes:
+        """A whole message: text for a ``str``, binary for any other bytes-like.
+        Returns the frame to write (after anything the connection had queued)."""
+        if type(message) is str:
+            return self._send_data(_TEXT, message.encode("utf-8"), True)
+        return self._send_data(_BINARY, message if type(message) is bytes else bytes(message), True)
+
+    def send_prepared(self, prepared: PreparedMessage) -> bytes:
+        """A message framed once for many connections (see ``PreparedMessage``).
+        Returns the bytes to write."""
+        if self.state is not _OPEN or self._sending is not None:
+            self._require_open()
+            raise InvalidState(f"a fragmented {self._sending.name.lower()} message is being sent")  # type: ignore[union-attr]
+        frame = prepared._frame_for(self._codec, self._next_mask() if self._client else None, core)
+        if self._out:
+            self._out.append(frame)
+            return self.data_to_send()
+        return frame
+
     def send_text(self, data: Union[str, bytes], *, fin: bool = True) -> bytes:
         """A text message, or with ``fin=False`` its first fragments (RFC 6455 §5.4)."""
         if isinstance(data, str):
             payload = data.encode("utf-8")
-        elif self._core.validate_utf8(data):
+        elif core.validate_utf8(data):
             payload = bytes(data)
         else:
             raise ValueError("text must be valid UTF-8")
@@ -196,7 +294,7 @@ class Connection:
     def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> bytes:
         """Starts the closing handshake (RFC 6455 §7.1.2); code 1005 sends a close
         frame without a status. Nothing can be sent after it."""
-        payload = b"" if code == CloseCode.NO_STATUS_RCVD else self._core.encode_close(code, reason)
+        payload = b"" if code == CloseCode.NO_STATUS_RCVD else core.encode_close(code, reason)
         self.state = next_state(self.state, Happening.SEND_CLOSE)
         self._out.append(self._frame(_CLOSE, payload))
         return self.data_to_send()
@@ -218,7 +316,7 @@ class Connection:
 
     def _frame(self, opcode: Opcode, payload: bytes, fin: bool = True, rsv1: bool = False) -> bytes:
         mask = self._next_mask() if self._client else None
-        return self._core.encode_frame(opcode, payload, fin=fin, rsv1=rsv1, mask=mask)  # type: ignore[no-any-return]
+        return core.encode_frame(opcode, payload, fin=fin, rsv1=rsv1, mask=mask)  # type: ignore[no-any-return]
 
     def _send_data(self, opcode: Opcode, payload: bytes, fin: bool) -> bytes:
         if self.state is not _OPEN:
@@ -257,7 +355,7 @@ class Connection:
         if agreed is not None:
             self._codec = DeflateCodec(agreed, self._client)
             self.extensions = (agreed,)
-        self._parser = self._core.FrameParser(
+        self._parser = core.FrameParser(
             "client" if self._client else "server", max_frame_size=self.max_message_size, allow_rsv1=agreed is not None
         )
         self.state = next_state(self.state, Happening.ACCEPT)
@@ -268,6 +366,9 @@ class Connection:
                 frames = self._parser.feed(data)
             except ProtocolError as error:
                 self._handle_frames(error.frames)  # deliver what came before the error
+                if error.close_code == 1009 and self.max_message_size is not None:
+                    # The parser's limit is the message's: say so in the user's terms.
+                    raise ProtocolError(f"message over max_message_size={self.max_message_size}", 1009) from None
                 raise
             self._handle_frames(frames)
             if self._parser is not None:
@@ -301,6 +402,9 @@ class Connection:
             return
         if (opcode is _CONTINUATION) is (self._message is None):
             raise ProtocolError("continuation frame without a message" if self._message is None else "new message inside a fragmented one")
+        limit = self.max_fragments
+        if limit is not None and self._message is not None and self._fragments >= limit:
+            raise ProtocolError(f"message in more than max_fragments={limit} fragments", 1009)
         compressed = header.rsv1 or (opcode is _CONTINUATION and self._compressed)
         if compressed:
             return
@@ -312,8 +416,11 @@ class Connection:
             self._validated = 0
 
     def _handle_frames(self, frames: List[Any]) -> None:
-        events = self._events
-        for frame in frames:
+        index = 0
+        count = len(frames)
+        while index < count:
+            frame = frames[index]
+            index += 1
             opcode = frame.opcode
             if opcode >= 8:
                 self._handle_control(frame)
@@ -323,18 +430,84 @@ class Connection:
                 # The common case: a whole message in one uncompressed frame.
                 payload = frame.payload
                 if opcode is _TEXT:
-                    if self._validated:
+                    if self._validated:  # its start was validated as it arrived
                         self._validator.feed(payload[self._validated :])
                         self._validator.finish()
                         self._validator.reset()
                         self._validated = 0
-                    elif not self._core.validate_utf8(payload):
-                        raise ProtocolError("invalid UTF-8 in a text message", 1007)
-                    events.append(TextMessage(payload.decode("utf-8")))
+                    self._deliver(True, payload)
                 else:
-                    events.append(BinaryMessage(payload))
+                    self._deliver(False, payload)
+            elif opcode is _CONTINUATION and not frame.fin and not self._compressed:
+                index = self._take_run(frames, index - 1)
+                continue
             else:
                 self._handle_fragment(frame, opcode)
+
+    def _deliver(self, text: bool, payload: bytes) -> None:
+        """A whole message: to ``on_message``, or out as an event. Text is checked
+        by the decoder alone (strict UTF-8, as RFC 3629 and RFC 6455 §8.1 want),
+        not validated and then decoded."""
+        data: Any = payload
+        if text:
+            try:
+                data = payload.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ProtocolError("invalid UTF-8 in a text message", 1007) from None
+        sink = self.on_message
+        if sink is not None:
+            sink(data, True)
+        else:
+            self._events.append(_quick_event(TextMessage if text else BinaryMessage, "data", data))
+
+    def _take_run(self, frames: List[Any], start: int) -> int:
+        """Takes the run of uncompressed middle fragments at ``frames[start]`` in one
+        step (one validation call, one append, one limit check): a flood of tiny
+        fragments costs a loop turn each, not a Python method call each. Returns
+        the index after the run."""
+        if self._message is None:
+            raise ProtocolError("continuation frame without a message")
+        end = start
+        count = len(frames)
+        while end < count:
+            frame = frames[end]
+            if frame.opcode is not _CONTINUATION or frame.fin:
+                break
+            if frame.rsv1:
+                raise ProtocolError("RSV1 set on a continuation frame (RFC 7692 §6.1)")
+            end += 1
+        run = frames[start:end]
+        limit = self.max_fragments
+        if limit is not None and self._fragments + len(run) > limit:
+            raise ProtocolError(f"message in more than max_fragments={limit} fragments", 1009)
+        self._fragments += len(run)
+        payload = b"".join([frame.payload for frame in run])
+        self._size += len(payload)
+        limit = self.max_message_size
+        if limit is not None and self._size > limit:
+            raise ProtocolError(f"message over max_message_size={limit}", 1009)
+        text = self._message is _TEXT
+        if text:
+            # The run's first frame may have been validated in part as it arrived.
+            self._validator.feed(payload[self._validated :] if self._validated else payload)
+        self._validated = 0
+        if self.stream_messages:
+            if payload:  # the run comes out as one piece
+                self._piece(text, payload, False)
+        else:
+            self._assembled += payload
+        return end
+
+    def _piece(self, text: bool, payload: bytes, fin: bool) -> None:
+        """A piece of a fragmented message, with ``stream_messages``."""
+        data: Any = self._text_decoder.decode(payload, fin) if text else payload
+        sink = self.on_message
+        if sink is not None:
+            sink(data, fin)
+        elif text:
+            self._events.append(TextMessage(data, fin))
+        else:
+            self._events.append(BinaryMessage(data, fin))
 
     def _handle_fragment(self, frame: Any, opcode: Opcode) -> None:
         if opcode is _CONTINUATION:
@@ -345,11 +518,15 @@ class Connection:
         else:
             if self._message is not None:
                 raise ProtocolError("new message inside a fragmented one")
-            self._message, self._compressed, self._size = opcode, frame.rsv1, 0
+            self._message, self._compressed, self._size, self._fragments = opcode, frame.rsv1, 0, 0
             if opcode is _TEXT and self.stream_messages:
                 self._text_decoder = _Utf8Decoder()
         fin = frame.fin
         payload = frame.payload
+        self._fragments += 1
+        limit = self.max_fragments
+        if limit is not None and self._fragments > limit:
+            raise ProtocolError(f"message in more than max_fragments={limit} fragments", 1009)
         limit = self.max_message_size
         if self._compressed:
             payload = self._codec.decompress(payload, fin, None if limit is None else limit - self._size)  # type: ignore[union-attr]
@@ -368,16 +545,13 @@ class Connection:
         # endless 0-byte continuations grow memory without reaching max_message_size.
         if self.stream_messages:
             if payload or fin:
-                if text:
-                    self._events.append(TextMessage(self._text_decoder.decode(payload, fin), fin))
-                else:
-                    self._events.append(BinaryMessage(payload, fin))
+                self._piece(text, payload, fin)
         else:
             self._assembled += payload
             if fin:
                 whole = bytes(self._assembled)
                 self._assembled = bytearray()
-                self._events.append(TextMessage(whole.decode("utf-8")) if text else BinaryMessage(whole))
+                self._deliver(text, whole)
         if fin:
             self._message = None
             self._text_decoder = None
@@ -389,15 +563,15 @@ class Connection:
         if opcode is _PING:
             if self.auto_pong and self.state is _OPEN:
                 self._out.append(self._frame(_PONG, payload))
-            self._events.append(Ping(payload))
+            self._events.append(_quick_event(Ping, "payload", payload))
         elif opcode is _PONG:
-            self._events.append(Pong(payload))
+            self._events.append(_quick_event(Pong, "payload", payload))
         else:
-            code, reason = self._core.parse_close(payload)
+            code, reason = core.parse_close(payload)
             self.close_code, self.close_reason = code, reason
             self._events.append(CloseConnection(code, reason))
             if self.state is _OPEN:  # echo it (RFC 6455 §5.5.1)
-                echo = b"" if code == CloseCode.NO_STATUS_RCVD else self._core.encode_close(code)
+                echo = b"" if code == CloseCode.NO_STATUS_RCVD else core.encode_close(code)
                 self._out.append(self._frame(_CLOSE, echo))
             self._end(Happening.RECEIVE_CLOSE)
 
@@ -405,9 +579,16 @@ class Connection:
         """Fails the connection (RFC 6455 §7.1.7): a close frame with the code the
         error maps to, when none was sent yet, then CLOSED."""
         code, public, detail = close_for(error)
-        if self.state is _OPEN:
-            self._out.append(self._frame(_CLOSE, self._core.encode_close(code, public)))
         self._events.append(ConnectionFailed(code, detail))
+        if self.state is _OPEN:
+            close = self._frame(_CLOSE, core.encode_close(code, public))
+            if self.hold_failure:
+                self._held_close = close
+                self._parser = None  # input ends here; sending goes on until fail()
+                self._message = None
+                self._assembled = bytearray()
+                return
+            self._out.append(close)
         self._abort = True
         self._end(Happening.FAIL)
 
@@ -528,9 +709,12 @@ class ServerConnection(Connection):
     ``HandshakeFailed`` event.
     """
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, *, plain_http: bool = False, **options: Any) -> None:
         super().__init__(False, **options)
-        self._request: Optional[Request] = None
+        #: Whether a request without ``Upgrade: websocket`` comes out as an
+        #: ``HttpRequest`` event (answered with ``RejectConnection``) instead of a 426.
+        self.plain_http = plain_http
+        self._request: Optional[Union[Request, HttpRequest]] = None
 
     def _receive_handshake(self, data: Any) -> None:
         if self._request is not None:
@@ -542,6 +726,12 @@ class ServerConnection(Connection):
         try:
             head = self._take_head(data)
             if head is None:
+                return
+            if self.plain_http and not _handshake.is_upgrade(head):
+                method, target = parse_request_line(head[0])
+                self._request = HttpRequest(method, target, head[1])
+                self._handshake_buffer = bytearray()
+                self._events.append(self._request)
                 return
             self._request = _handshake.check_request(head)
         except HandshakeError as error:
@@ -561,9 +751,11 @@ class ServerConnection(Connection):
         kind = type(event)
         if kind is not AcceptConnection and kind is not RejectConnection:
             return super()._send_handshake(event)
-        if self._request is None or self.state is not _CONNECTING:
+        if self._request is None or self.state is not _CONNECTING or (kind is AcceptConnection and type(self._request) is HttpRequest):
             raise InvalidState(f"cannot send {kind.__name__} now")
         if kind is RejectConnection:
+            if type(self._request) is HttpRequest and self._request.method == "HEAD":
+                event = RejectConnection(event.status_code, event.headers)  # type: ignore[attr-defined]
             self._out.append(_handshake.build_reject(event))  # type: ignore[arg-type]
             self._abort = True
             self._end(Happening.REJECT)

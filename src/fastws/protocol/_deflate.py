@@ -161,6 +161,20 @@ class DeflateCodec:
         self._compressor: Optional["zlib._Compress"] = None
         self._decompressor: Optional["zlib._Decompress"] = None
 
+    @property
+    def shared_key(self) -> Optional[Tuple[int, int]]:
+        """``(window bits, level)`` when every message this side sends is compressed
+        alone (no context takeover), so one compressed payload serves every codec
+        with the same key; None when messages depend on the ones before."""
+        return (self._bits, self._level) if self._reset_compressor else None
+
+    @staticmethod
+    def compress_alone(data: bytes, bits: int, level: int) -> bytes:
+        """A whole message's payload compressed with a fresh context (RFC 7692 §7.2.1)."""
+        compressor = zlib.compressobj(level, zlib.DEFLATED, -bits)
+        out = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        return out[:-4] if out.endswith(_TAIL) else out
+
     def compress(self, data: bytes, fin: bool) -> bytes:
         """One frame's payload: a fragment of the message ends with a sync flush,
         the message's last one without the flush's 4-byte tail."""

@@ -16,6 +16,7 @@ __all__ = [
     "Event",
     "HandshakeFailed",
     "Headers",
+    "HttpRequest",
     "Message",
     "Ping",
     "Pong",
@@ -32,6 +33,7 @@ class Event:
     """Base class of every event."""
 
     __slots__ = ()
+
 
 
 # -- opening handshake (RFC 6455 §4) ------------------------------------------------
@@ -52,6 +54,17 @@ class Request(Event):
     extensions: Tuple[Union[PerMessageDeflate, str], ...] = ()
     origin: Optional[str] = None
     extra_headers: Headers = ()
+    headers: Headers = ()
+
+
+@dataclass(frozen=True)
+class HttpRequest(Event):
+    """A plain HTTP request (no ``Upgrade: websocket``) to a server that accepts them
+    (``ServerConnection(plain_http=True)``): answer it with ``send(RejectConnection(
+    status, headers, body))``, any status from 200, and the connection closes."""
+
+    method: str
+    target: str
     headers: Headers = ()
 
 

@@ -7,6 +7,7 @@ import base64
 import binascii
 import hashlib
 import os
+from http import HTTPStatus
 from typing import List, Optional, Sequence, Tuple
 
 from ._deflate import NAME as DEFLATE, PerMessageDeflate
@@ -22,22 +23,18 @@ __all__ = [
     "build_request",
     "check_request",
     "check_response",
+    "is_upgrade",
     "make_key",
 ]
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-_REASONS = {
-    101: "Switching Protocols",
-    400: "Bad Request",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    426: "Upgrade Required",
-    431: "Request Header Fields Too Large",
-    500: "Internal Server Error",
-    503: "Service Unavailable",
-    505: "HTTP Version Not Supported",
-}
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
 
 
 def make_key() -> str:
@@ -90,6 +87,11 @@ def _offer_of(extension: object) -> str:
     if not isinstance(extension, PerMessageDeflate):
         raise TypeError(f"unsupported extension {extension!r}: only PerMessageDeflate")
     return extension.offer()
+
+
+def is_upgrade(head: Head) -> bool:
+    """Whether a request head asks for a WebSocket (``Upgrade: websocket``)."""
+    return "websocket" in [item.lower() for item in token_list(header_values(head[1], "Upgrade"), check=False)]
 
 
 def check_request(head: Head) -> Request:
@@ -158,7 +160,7 @@ def build_reject(reject: RejectConnection) -> bytes:
     if status == 426 and not header_values(reject.headers, "Sec-WebSocket-Version"):
         headers.append(("Sec-WebSocket-Version", "13"))
     headers += [("Content-Length", str(len(reject.body))), ("Connection", "close")]
-    return serialize_head(f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}", headers) + reject.body
+    return serialize_head(f"HTTP/1.1 {status} {_reason(status)}", headers) + reject.body
 
 
 def check_response(head: Head, key: str, request: Request) -> AcceptConnection:
