@@ -44,7 +44,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import IO, Any, Dict, List, Optional, Tuple
+from typing import IO, Any, Dict, List, Optional, Sequence, Tuple
 
 HERE = Path(__file__).resolve().parent
 SRC = HERE.parent / "src"
@@ -70,10 +70,10 @@ SLICES = 10
 SLICE_MESSAGES = 20
 
 
-def frame(payload: bytes, mask: Optional[bytes], text: bool = False) -> bytes:
-    """A final text or binary frame (RFC 6455 §5.2), masked when ``mask`` is given."""
+def frame(payload: bytes, mask: Optional[bytes], opcode: int = 0x2, fin: bool = True) -> bytes:
+    """A frame (RFC 6455 §5.2; binary and final unless told), masked when ``mask`` is given."""
     length = len(payload)
-    first = 0x81 if text else 0x82
+    first = opcode | (0x80 if fin else 0)
     bit = 0x80 if mask else 0
     if length < 126:
         head = bytes([first, length | bit])
@@ -107,12 +107,13 @@ def text_payload(size: int) -> bytes:
 def messages(size: int, text: bool, websocket: bool) -> Tuple[bytes, bytes]:
     """The frame to send and the bytes the server must send back."""
     payload = text_payload(size) if text else os.urandom(size)
-    request = frame(payload, MASK, text)
-    return request, frame(payload, None, text) if websocket else request
+    opcode = 0x1 if text else 0x2
+    request = frame(payload, MASK, opcode)
+    return request, frame(payload, None, opcode) if websocket else request
 
 
-def connect(port: int, websocket: bool) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+def connect(port: int, websocket: bool, timeout: float = 10) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     if websocket:
         key = base64.b64encode(os.urandom(16)).decode()
@@ -270,9 +271,13 @@ def free_port() -> int:
 
 
 class Server:
-    """One echo server process: ``problem`` says why it is not running, else ``version``."""
+    """One echo server process: ``problem`` says why it is not running, else ``version``.
 
-    def __init__(self, kind: str, loop: str, peers_python: str) -> None:
+    bench/echo_servers.py's ``kind`` on ``loop``, with ``options`` after its arguments; or,
+    with ``command`` (arguments of the interpreter), that command with ``--port PORT``,
+    ready once it prints its first line."""
+
+    def __init__(self, kind: str, loop: str, peers_python: str, *options: str, command: Sequence[str] = ()) -> None:
         self.port = free_port()
         self.version = ""
         self.problem = ""
@@ -285,11 +290,17 @@ class Server:
         if kind == "fastws-pure":
             env["FASTWS_NO_EXTENSIONS"] = "1"
         self.errors: IO[bytes] = tempfile.TemporaryFile()
-        command = [sys.executable if ours else peers_python, str(HERE / "echo_servers.py"), kind, str(self.port)]
-        if kind not in LOOPLESS:
-            command += ["--loop", loop]
-        self.process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=self.errors)
+        python = sys.executable if ours else peers_python
+        if command:
+            argv = [python, *command, "--port", str(self.port)]
+        else:
+            argv = [python, str(HERE / "echo_servers.py"), kind, str(self.port), *options]
+            if kind not in LOOPLESS:
+                argv += ["--loop", loop]
+        self.process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=self.errors)
         line = self._line(20.0)
+        if command and line:
+            return
         if line.startswith("ready "):
             words = line.split()
             self.version = words[1] + ("" if kind in LOOPLESS else f" on {words[2]}")

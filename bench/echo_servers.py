@@ -1,10 +1,14 @@
-"""Echo servers for bench/echo.py, one per library and API:
+"""Echo servers for bench/echo.py and bench/attack.py, one per library and API:
 
-    python bench/echo_servers.py KIND PORT [--loop asyncio|uvloop]
+    python bench/echo_servers.py KIND PORT [--loop asyncio|uvloop] [--defaults]
 
 Each echoes every message, text as text and binary as binary, on 127.0.0.1:PORT until
-killed, configured alike: no compression, 64 MiB messages, no keepalive, a queue of
-64 messages where the API has one. KIND:
+SIGTERM or SIGINT, then shuts down as the library does (closing its connections with
+1001 where the library leaves that to the application), configured alike: no
+compression, 64 MiB messages, no keepalive, a queue of 64 messages where the API has
+one. With ``--defaults`` the WebSocket servers keep their library's defaults instead
+(size limits, queues, keepalive, compression offered): what a user gets who writes the
+shortest server. KIND:
 
     fastws-task      fastws.aio.serve(handler): a task per connection (Cython core)
     fastws-callback  fastws.aio.serve_callbacks(Listener): on_message from the transport
@@ -41,6 +45,8 @@ HOST = "127.0.0.1"
 LIMIT = 2**26
 QUEUE = 64
 MISSING = 3
+#: Set by ``--defaults``: every library at its own defaults.
+DEFAULTS = False
 
 
 def ready(name_version: str) -> None:
@@ -74,8 +80,23 @@ def count_turns(loop: asyncio.AbstractEventLoop) -> bool:
     return True
 
 
-async def serve_forever() -> None:
-    await asyncio.get_running_loop().create_future()
+async def stopped() -> None:
+    """Returns at the first SIGTERM or SIGINT."""
+    loop = asyncio.get_running_loop()
+    stop: asyncio.Future[None] = loop.create_future()
+
+    def on_signal() -> None:
+        if not stop.done():
+            stop.set_result(None)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal)
+    await stop
+
+
+def configured(**options: Any) -> Dict[str, Any]:
+    """``options``, or none at all with ``--defaults``."""
+    return {} if DEFAULTS else options
 
 
 def fastws_version(expected: str) -> str:
@@ -96,9 +117,9 @@ async def fastws_task_server(port: int) -> None:
     from fastws.aio import serve
 
     name = fastws_version("python" if os.environ.get("FASTWS_NO_EXTENSIONS") == "1" else "cython")
-    async with serve(echo_task, HOST, port, compression=None, max_message_size=LIMIT, ping_interval=None, max_queue=QUEUE):
+    async with serve(echo_task, HOST, port, **configured(compression=None, max_message_size=LIMIT, ping_interval=None, max_queue=QUEUE)):
         ready(name)
-        await serve_forever()
+        await stopped()
 
 
 async def fastws_callback_server(port: int) -> None:
@@ -109,28 +130,25 @@ async def fastws_callback_server(port: int) -> None:
             ws.send_nowait(message)
 
     name = fastws_version("cython")
-    server = await serve_callbacks(Echo, HOST, port, compression=None, max_message_size=LIMIT, ping_interval=None)
-    try:
+    async with serve_callbacks(Echo, HOST, port, **configured(compression=None, max_message_size=LIMIT, ping_interval=None)):
         ready(name)
-        await serve_forever()
-    finally:
-        server.close()
+        await stopped()
 
 
 async def websockets_server(port: int) -> None:
     from websockets.asyncio.server import serve
 
-    async with serve(echo_task, HOST, port, compression=None, max_size=LIMIT, ping_interval=None, max_queue=QUEUE):
+    async with serve(echo_task, HOST, port, **configured(compression=None, max_size=LIMIT, ping_interval=None, max_queue=QUEUE)):
         ready(f"websockets-{version('websockets')}")
-        await serve_forever()
+        await stopped()
 
 
 async def picows_websockets_server(port: int) -> None:
     from picows.websockets import serve
 
-    async with serve(echo_task, HOST, port, compression=None, max_size=LIMIT, ping_interval=None, max_queue=QUEUE):
+    async with serve(echo_task, HOST, port, **configured(compression=None, max_size=LIMIT, ping_interval=None, max_queue=QUEUE)):
         ready(f"picows.websockets-{version('picows')}")
-        await serve_forever()
+        await stopped()
 
 
 async def websockets_fastws_server(port: int) -> None:
@@ -143,29 +161,47 @@ async def websockets_fastws_server(port: int) -> None:
 async def aiohttp_server(port: int) -> None:
     from aiohttp import WSMsgType, web
 
+    sockets = set()
+
     async def handler(request):  # type: ignore[no-untyped-def]
-        ws = web.WebSocketResponse(compress=False, max_msg_size=LIMIT, autoping=True)
+        ws = web.WebSocketResponse(**configured(compress=False, max_msg_size=LIMIT, autoping=True))
         await ws.prepare(request)
+        sockets.add(ws)
         async for message in ws:
             if message.type == WSMsgType.BINARY:
                 await ws.send_bytes(message.data)
             elif message.type == WSMsgType.TEXT:
                 await ws.send_str(message.data)
+        sockets.discard(ws)
         return ws
 
+    async def on_shutdown(app):  # type: ignore[no-untyped-def]
+        # aiohttp's documented graceful shutdown: close every WebSocket (1001).
+        await asyncio.gather(*(ws.close(code=1001, message=b"server shutdown") for ws in set(sockets)), return_exceptions=True)
+
     app = web.Application()
+    app.on_shutdown.append(on_shutdown)
     app.router.add_get("/", handler)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, HOST, port).start()
     ready(f"aiohttp-{version('aiohttp')}")
-    await serve_forever()
+    await stopped()
+    await runner.cleanup()
 
 
 async def picows_server(port: int) -> None:
     from picows import WSListener, WSMsgType, ws_create_server
 
+    transports = set()
+
     class Echo(WSListener):  # type: ignore[misc,unused-ignore]
+        def on_ws_connected(self, transport):  # type: ignore[no-untyped-def]
+            transports.add(transport)
+
+        def on_ws_disconnected(self, transport):  # type: ignore[no-untyped-def]
+            transports.discard(transport)
+
         def on_ws_frame(self, transport, frame):  # type: ignore[no-untyped-def]
             if frame.msg_type == WSMsgType.CLOSE:
                 transport.send_close(frame.get_close_code(), frame.get_close_message())
@@ -173,10 +209,13 @@ async def picows_server(port: int) -> None:
             elif frame.msg_type in (WSMsgType.BINARY, WSMsgType.TEXT):
                 transport.send(frame.msg_type, frame.get_payload_as_memoryview())
 
-    server = await ws_create_server(lambda _: Echo(), HOST, port, max_frame_size=LIMIT)
-    async with server:
+    async with await ws_create_server(lambda _: Echo(), HOST, port, **configured(max_frame_size=LIMIT)):
         ready(f"picows-{version('picows')}")
-        await server.serve_forever()
+        await stopped()
+        # picows leaves open connections to the application: close each (1001).
+        for transport in set(transports):
+            transport.send_close(1001, b"server shutdown")
+            transport.disconnect()
 
 
 async def wsproto_server(port: int) -> None:
@@ -211,10 +250,9 @@ async def wsproto_server(port: int) -> None:
             if out:
                 self.transport.write(b"".join(out))
 
-    server = await asyncio.get_running_loop().create_server(Echo, HOST, port)
-    async with server:
+    async with await asyncio.get_running_loop().create_server(Echo, HOST, port):
         ready(f"wsproto-{version('wsproto')}")
-        await server.serve_forever()
+        await stopped()
 
 
 async def asyncio_tcp_server(port: int) -> None:
@@ -225,10 +263,9 @@ async def asyncio_tcp_server(port: int) -> None:
         def data_received(self, data):  # type: ignore[no-untyped-def]
             self.transport.write(data)
 
-    server = await asyncio.get_running_loop().create_server(Echo, HOST, port)
-    async with server:
+    async with await asyncio.get_running_loop().create_server(Echo, HOST, port):
         ready(f"python-{sys.version.split()[0]}")
-        await server.serve_forever()
+        await stopped()
 
 
 def socket_tcp_server(port: int) -> None:
@@ -289,7 +326,10 @@ def main() -> int:
     parser.add_argument("kind", choices=sorted(SERVERS))
     parser.add_argument("port", type=int)
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
+    parser.add_argument("--defaults", action="store_true", help="each library at its own defaults")
     arguments = parser.parse_args()
+    global DEFAULTS
+    DEFAULTS = arguments.defaults
     if arguments.kind == "fastws-pure" and os.environ.get("FASTWS_NO_EXTENSIONS") != "1":
         raise SystemExit("fastws-pure needs FASTWS_NO_EXTENSIONS=1 in its environment")
     server = SERVERS[arguments.kind]

@@ -29,6 +29,7 @@ def add_arguments(commands: Any) -> None:
         command.add_argument("--port", type=int, default=port)
         command.add_argument("--no-compression", action="store_true", help="decline permessage-deflate")
         command.add_argument("--ping-interval", type=float, default=20.0, help="keepalive: ping every N seconds, drop a peer that does not answer within as long (default 20; 0: off)")
+        command.add_argument("--ping-timeout", type=float, default=None, help="drop a peer whose pong is N seconds late (default: the ping interval)")
         command.add_argument("--close-timeout", type=float, default=10.0, help="seconds a closing handshake may take (default 10)")
         command.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio", help="the event loop (uvloop: pip install uvloop)")
         if name == "echo":
@@ -69,7 +70,7 @@ async def _serve(arguments: argparse.Namespace) -> None:
     options: Dict[str, Any] = dict(
         compression=None if arguments.no_compression else "deflate",
         ping_interval=keepalive,
-        ping_timeout=keepalive,
+        ping_timeout=keepalive if arguments.ping_timeout is None else arguments.ping_timeout,
         close_timeout=arguments.close_timeout,
     )
     if arguments.command == "echo":
