@@ -601,22 +601,27 @@ def _header(opcode: int, length: int) -> bytes:
     return _LONG.pack(0x80 | opcode, 127, length)
 
 
-def broadcast(connections: Iterable[WebSocket], message: Union[Message, bytearray, memoryview], *, max_buffer: int = 256 * 1024) -> int:
+def broadcast(
+    connections: Iterable[WebSocket], message: Union[Message, bytearray, memoryview], *, max_buffer: int = 256 * 1024, skipped: Optional[List[WebSocket]] = None
+) -> int:
     """Sends one message to every open connection without waiting: the frame is
     encoded once and the same bytes are written to each. A connection whose
     transport is paused or holds more than ``max_buffer`` unsent bytes is skipped
     (a slow client must not hold the others back or grow our memory), and so is
     one in the middle of a fragmented message. Compressed connections get the
     message uncompressed (RFC 7692 §6). Client connections mask each frame.
-    Returns how many connections it was written to."""
+    Returns how many connections it was written to; ``skipped``, a list, receives
+    the open connections it was not written to."""
     opcode = Opcode.TEXT if type(message) is str else Opcode.BINARY
     payload = message.encode() if isinstance(message, str) else bytes(message)
     frames: Dict[int, bytes] = {}
     sent = 0
     for ws in connections:
-        if not ws.open or ws._write_paused or ws._proto._sending is not None:
+        if not ws.open:
             continue
-        if ws._pending_size + ws.transport.get_write_buffer_size() > max_buffer:
+        if ws._write_paused or ws._proto._sending is not None or ws._pending_size + ws.transport.get_write_buffer_size() > max_buffer:
+            if skipped is not None:
+                skipped.append(ws)
             continue
         if ws._client:
             ws._write(ws._core.encode_frame(opcode, payload, mask=os.urandom(4)))
