@@ -15,5 +15,6 @@
 from ._client import connect
 from ._connection import ConnectionClosed, InvalidHandshake, WebSocket, broadcast
 from ._server import HttpResponse, Server, serve
+from ._workers import run_workers
 
-__all__ = ["ConnectionClosed", "HttpResponse", "InvalidHandshake", "Server", "WebSocket", "broadcast", "connect", "serve"]
+__all__ = ["ConnectionClosed", "HttpResponse", "InvalidHandshake", "Server", "WebSocket", "broadcast", "connect", "run_workers", "serve"]

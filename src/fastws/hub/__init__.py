@@ -16,7 +16,12 @@ subscriber (``fastws.aio.broadcast``); a subscriber with more than ``max_buffer`
 unsent bytes is skipped, and counted. Delivery is at most once.
 """
 
+from typing import TYPE_CHECKING
+
 from ._hub import Backend, Hub, HubStats, MemoryBackend, MemoryBroker
+
+if TYPE_CHECKING:
+    from ._redis import RedisBackend, RedisClusterBackend
 
 __all__ = ["Backend", "Hub", "HubStats", "MemoryBackend", "MemoryBroker", "RedisBackend", "RedisClusterBackend"]
 
