@@ -71,3 +71,28 @@ def test_echo_workers_restart_and_shutdown(impl: Any) -> None:
 def test_workers_refuses_nonsense() -> None:
     with pytest.raises(ValueError):
         aio.run_workers(lambda sock: None, workers=0)
+
+
+def test_chat_serves_its_installed_page() -> None:
+    """``python -m fastws chat`` from wherever fastws is installed (the wheel check
+    runs this against the wheel): the page, and a WebSocket at /ws."""
+
+    async def main() -> None:
+        cli = Cli(None, "chat", "--port", "0")
+        try:
+            port = await cli.start()
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            response = await asyncio.wait_for(reader.read(), 10)
+            writer.close()
+            assert response.startswith(b"HTTP/1.1 200 OK") and b"<title>fastws chat</title>" in response
+            async with aio.connect(f"ws://127.0.0.1:{port}/ws") as ws:
+                assert "you are guest-" in await asyncio.wait_for(ws.recv(), 10)
+                await ws.send("hi")
+                assert "joined" in await asyncio.wait_for(ws.recv(), 10)
+                assert '"text": "hi"' in await asyncio.wait_for(ws.recv(), 10)
+            assert await cli.stop(timeout=20) == 0
+        finally:
+            cli.kill()
+
+    asyncio.run(asyncio.wait_for(main(), 60))
