@@ -15,7 +15,7 @@ handshake, then fastws.FrameParser counts frames), the same for every contender;
 one probe client per server (a fastws.aio client) reads timestamps for latency.
 Throughput: the publisher keeps at most WINDOW messages ahead of the slower probe,
 for --seconds; delivered/s counts frames at every client until they stop coming.
-Latency: RATE messages a second for --seconds, p50/p99 from publish to the probes.
+Latency: --rate messages a second (default 20) for --seconds, p50/p99 from publish to the probes.
 Server CPU: user+system seconds of both server processes during the throughput
 phase, per delivered message. Starts its own redis-server on a free port.
 """
@@ -236,7 +236,7 @@ async def wait_port(port: int, process: subprocess.Popen) -> None:
     raise RuntimeError("server did not start")
 
 
-async def run_case(kind: str, url: str, clients: int, size: int, deflate: bool, seconds: float) -> Dict[str, Any]:
+async def run_case(kind: str, url: str, clients: int, size: int, deflate: bool, seconds: float, rate: float = RATE) -> Dict[str, Any]:
     from fastws import aio
 
     ports = [free_port(), free_port()]
@@ -308,7 +308,7 @@ async def run_case(kind: str, url: str, clients: int, size: int, deflate: bool, 
         while time.perf_counter() - started < seconds:
             await publisher.publish(payload(size))
             sent += 1
-            await asyncio.sleep(max(0.0, started + sent / RATE - time.perf_counter()))
+            await asyncio.sleep(max(0.0, started + sent / rate - time.perf_counter()))
         await asyncio.sleep(1.0)
         latencies = sorted(latency for probe in probes for latency in probe.latencies)
         return {
@@ -347,6 +347,7 @@ def main() -> None:
     parser.add_argument("--only", default=",".join(CONTENDERS))
     parser.add_argument("--sizes", default="16,1024")
     parser.add_argument("--deflate", default="off,on")
+    parser.add_argument("--rate", type=float, default=RATE, help="messages a second in the latency phase")
     parser.add_argument("--json", metavar="FILE")
     arguments = parser.parse_args()
     if arguments.serve:
@@ -371,7 +372,7 @@ def main() -> None:
         for deflate in [mode == "on" for mode in arguments.deflate.split(",")]:
             for size in [int(size) for size in arguments.sizes.split(",")]:
                 for kind in arguments.only.split(","):
-                    row = asyncio.run(run_case(kind, url, arguments.clients, size, deflate, arguments.seconds))
+                    row = asyncio.run(run_case(kind, url, arguments.clients, size, deflate, arguments.seconds, arguments.rate))
                     results.append(row)
                     print(
                         f"{kind:<12} {size:>5} {'on' if deflate else 'off':>7} {row['published']:>9} {row['delivered_per_s']:>12,.0f} "
