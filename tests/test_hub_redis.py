@@ -192,3 +192,49 @@ def test_redis_cluster_sharded(impl: Any, redis_cluster: List[RedisServer]) -> N
                 await server.aclose()
 
     run(main())
+
+
+def test_redis_cluster_shard_killed_and_restarted(impl: Any, redis_cluster: List[RedisServer]) -> None:
+    """One shard's node dies and comes back (same port, same nodes.conf): the topics on
+    the other shards never stop; those on it resume once the cluster is whole again."""
+    from fastws.hub import RedisClusterBackend
+
+    topics = [f"fault-{index}" for index in range(9)]
+
+    async def main() -> None:
+        url = redis_cluster[0].url
+        options = dict(backoff=(0.05, 0.2))
+        async with Hub(RedisClusterBackend(url, **options)) as one, Hub(RedisClusterBackend(url, **options)) as two:
+            servers = [aio.serve(topic_handler(hub), "127.0.0.1", 0, _core=impl) for hub in (one, two)]
+            for server in servers:
+                await server.start()
+            clients = {topic: [await aio.connect(uri(server, "/" + topic), _core=impl) for server in servers] for topic in topics}
+            await until(lambda: one.topics() == two.topics() == sorted(topics), what="subscriptions")
+            owner = {topic: next(node for node in redis_cluster if node.cli("pubsub", "shardnumsub", "fastws:" + topic).split()[1] == "2") for topic in topics}
+            victim = redis_cluster[2]
+            on_victim = [topic for topic in topics if owner[topic] is victim]
+            elsewhere = [topic for topic in topics if owner[topic] is not victim]
+            assert on_victim and elsewhere
+            victim.kill()
+            await until(lambda: not one.backend.connected, what="the hub to notice")  # type: ignore[union-attr]
+            for topic in elsewhere:
+                first, second = clients[topic]
+                await first.send("during")
+                assert await receive(second, 1) == ["during"]
+                assert await receive(first, 1) == ["during"]
+            victim.start()
+            await until(lambda: all("cluster_state:ok" in node.cli("cluster", "info") for node in redis_cluster), timeout=30, what="the cluster")
+            await until(lambda: one.backend.connected and two.backend.connected, timeout=30, what="the reconnection")  # type: ignore[union-attr]
+            await until(lambda: all(victim.cli("pubsub", "shardnumsub", "fastws:" + topic).split()[1] == "2" for topic in on_victim), timeout=30, what="the resubscription")
+            for topic in topics:
+                first, second = clients[topic]
+                await first.send("after")
+                assert await receive(second, 1) == ["after"]
+                assert await receive(first, 1) == ["after"]
+            for pair in clients.values():
+                for ws in pair:
+                    await ws.close()
+            for server in servers:
+                await server.aclose()
+
+    asyncio.run(asyncio.wait_for(main(), 90))

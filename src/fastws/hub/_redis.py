@@ -12,7 +12,9 @@ A ``_Link`` is one subscribing connection to one node: it owns a redis-py
 ``PubSub`` and a task that reads it. When the connection fails the task logs it,
 waits (exponential backoff from ``backoff[0]`` to ``backoff[1]`` seconds), connects
 again, subscribes again to every topic it holds and logs that too; meanwhile the
-hub keeps serving its local subscribers. Publishing goes through a bounded queue
+hub keeps serving its local subscribers. A subscription that fails (a shard still
+joining its cluster) counts as a failure, so the backoff keeps growing until the
+link has stayed up for a few seconds. Publishing goes through a bounded queue
 drained by one task per node into pipelines (one round trip for a burst, and the
 order of ``publish`` calls kept); while the node is unreachable ``publish`` refuses
 at once (the hub counts it in ``stats.unpublished``).
@@ -40,6 +42,7 @@ logger = logging.getLogger("fastws.hub")
 
 _FAILURES = (RedisError, OSError, asyncio.TimeoutError)
 _DATA = ("message", "smessage")
+_STABLE = 5.0  # seconds up after which a failure restarts the backoff from its first delay
 
 
 class _Link:
@@ -61,8 +64,12 @@ class _Link:
         self._tasks = [asyncio.get_running_loop().create_task(self._read()), asyncio.get_running_loop().create_task(self._write())]
 
     async def _command(self, pubsub: Any, verb: str, channels: List[str]) -> None:
-        method = ("s" if self.sharded else "") + verb
-        await getattr(pubsub, method)(*channels)
+        if not self.sharded:
+            await getattr(pubsub, verb)(*channels)
+            return
+        # SSUBSCRIBE takes channels of one hash slot only: one command per channel.
+        for channel in channels:
+            await getattr(pubsub, "s" + verb)(channel)
 
     async def subscribe(self, channel: str) -> None:
         async with self._lock:
@@ -94,6 +101,8 @@ class _Link:
     async def _read(self) -> None:
         delay = self.backoff[0]
         failures = 0
+        loop = asyncio.get_running_loop()
+        up_since = loop.time()
         while True:
             pubsub = self.client.pubsub(ignore_subscribe_messages=True)
             try:
@@ -107,17 +116,22 @@ class _Link:
                 if failures:
                     self.reconnects += 1
                     logger.warning("Redis %s: reconnected, subscribed again to %d channels", self.name, len(self.channels))
-                failures, delay = 0, self.backoff[0]
+                up_since = loop.time()
                 await self._listen(pubsub)
             except asyncio.CancelledError:
                 await _quietly(pubsub.aclose())
                 raise
-            except _FAILURES as error:
+            except Exception as error:  # the reading task must outlive any failure
+                if not isinstance(error, _FAILURES):
+                    logger.error("Redis %s: unexpected %r; reconnecting", self.name, error)
+                lost = self.connected or failures == 0  # a new outage, not another failed attempt
                 self.connected = False
                 self._pubsub = None
                 self.ready.set()
+                if loop.time() - up_since > _STABLE:
+                    failures, delay = 0, self.backoff[0]  # it had worked for a while: start over
                 failures += 1
-                level = logging.WARNING if failures == 1 or failures % 20 == 0 else logging.DEBUG
+                level = logging.WARNING if lost or failures % 20 == 0 else logging.DEBUG
                 logger.log(level, "Redis %s: unreachable (%s); local delivery goes on; retrying in %.1f s (attempt %d)", self.name, error or type(error).__name__, delay, failures)
                 await _quietly(pubsub.aclose())
                 await asyncio.sleep(delay)
