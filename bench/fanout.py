@@ -15,7 +15,8 @@ handshake, then fastws.FrameParser counts frames), the same for every contender;
 one probe client per server (a fastws.aio client) reads timestamps for latency.
 Throughput: the publisher keeps at most WINDOW messages ahead of the slower probe,
 for --seconds; delivered/s counts frames at every client until they stop coming.
-Latency: --rate messages a second (default 20) for --seconds, p50/p99 from publish to the probes.
+Latency: --rate messages a second (default 20) for --seconds, from a publisher in its
+own process, p50/p99 from publish to the probes.
 Server CPU: user+system seconds of both server processes during the throughput
 phase, per delivered message. Starts its own redis-server on a free port.
 """
@@ -208,6 +209,19 @@ class Probe:
             self.changed.set()
 
 
+async def paced_publisher(kind: str, url: str, size: str, rate: str, seconds: str) -> None:
+    publisher = Publisher(kind, url)
+    await publisher.start()
+    started = time.perf_counter()
+    sent = 0
+    while time.perf_counter() - started < float(seconds):
+        await publisher.publish(payload(int(size)))
+        sent += 1
+        await asyncio.sleep(max(0.0, started + sent / float(rate) - time.perf_counter()))
+    await asyncio.sleep(0.2)  # let a queued publish go out
+    await publisher.close()
+
+
 def payload(size: int) -> str:
     return f"{time.monotonic_ns() % 10**16:016d}" + "x" * (size - 16)
 
@@ -299,16 +313,13 @@ async def run_case(kind: str, url: str, clients: int, size: int, deflate: bool, 
         delivered = last - baseline
         cpu = sum(cpu_seconds(server.pid) for server in servers) - sum(cpu_before)
 
-        # Latency at a fixed, modest rate.
+        # Latency at a fixed, modest rate, from a publisher in its own process (in
+        # this one, busy with a thousand sockets, its sends would wait their turn).
         await asyncio.sleep(0.5)
         for probe in probes:
             probe.recording = True
-        started = time.perf_counter()
-        sent = 0
-        while time.perf_counter() - started < seconds:
-            await publisher.publish(payload(size))
-            sent += 1
-            await asyncio.sleep(max(0.0, started + sent / rate - time.perf_counter()))
+        paced = await asyncio.create_subprocess_exec(sys.executable, __file__, "--publish", kind, url, str(size), str(rate), str(seconds))
+        await paced.wait()
         await asyncio.sleep(1.0)
         latencies = sorted(latency for probe in probes for latency in probe.latencies)
         return {
@@ -342,6 +353,7 @@ async def run_case(kind: str, url: str, clients: int, size: int, deflate: bool, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--serve", nargs=4, metavar=("KIND", "PORT", "URL", "DEFLATE"), help=argparse.SUPPRESS)
+    parser.add_argument("--publish", nargs=5, metavar=("KIND", "URL", "SIZE", "RATE", "SECONDS"), help=argparse.SUPPRESS)
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--only", default=",".join(CONTENDERS))
@@ -350,6 +362,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=RATE, help="messages a second in the latency phase")
     parser.add_argument("--json", metavar="FILE")
     arguments = parser.parse_args()
+    if arguments.publish:
+        asyncio.run(paced_publisher(*arguments.publish))
+        return
     if arguments.serve:
         kind, port, url, deflate = arguments.serve
         try:
