@@ -32,6 +32,7 @@ echo "=== the whole test suite against the sanitized extension"
 # memory and quarantine inflate RSS): the tests see LD_PRELOAD and skip just those
 # assertions.
 export FASTWS_NO_BROWSER_TESTS=1
+export FASTWS_NO_REDIS_TESTS=1  # the hub over a Redis server: .ci/run's own suite runs them
 # From tests/ with the installed package: src/ is not on the path.
 (cd "$root/tests" && "$FASTWS_SAN_PYTHON" -c 'import fastws, sys; assert "site-packages" in fastws.__file__, fastws.__file__' &&
     "$FASTWS_SAN_PYTHON" -m pytest -q -p no:cacheprovider --rootdir="$root" "$root/tests") 2>&1 | tee "$san/tests.log" | tail -n 15

@@ -15,6 +15,7 @@
 from ._client import connect
 from ._connection import DEFAULT_MAX_QUEUE_BYTES, ConnectionClosed, InvalidHandshake, Listener, WebSocket, broadcast
 from ._server import HttpResponse, Server, serve, serve_callbacks
+from ._workers import run_workers
 
 __all__ = [
     "DEFAULT_MAX_QUEUE_BYTES",
@@ -26,6 +27,7 @@ __all__ = [
     "WebSocket",
     "broadcast",
     "connect",
+    "run_workers",
     "serve",
     "serve_callbacks",
 ]

@@ -753,19 +753,28 @@ class WebSocket(asyncio.BufferedProtocol):
                 task.cancel()
 
 
-def broadcast(connections: Iterable[WebSocket], message: Union[Message, bytearray, memoryview, PreparedMessage], *, max_buffer: int = 256 * 1024) -> int:
+def broadcast(
+    connections: Iterable[WebSocket],
+    message: Union[Message, bytearray, memoryview, PreparedMessage],
+    *,
+    max_buffer: int = 256 * 1024,
+    skipped: Optional[List[WebSocket]] = None,
+) -> int:
     """Sends one message to every open connection without waiting: the message is
     framed once (``PreparedMessage``) and the same bytes are written to each, one
     compressed frame shared by the connections whose permessage-deflate settings
     allow it. A connection whose transport is paused or holds more than
     ``max_buffer`` unsent bytes is skipped (a slow client must not hold the others
     back or grow our memory), and so is one in the middle of a fragmented message.
-    Returns how many connections it was written to."""
+    Returns how many connections it was written to; ``skipped``, a list, receives
+    the open connections it was not written to."""
     prepared = message if isinstance(message, PreparedMessage) else PreparedMessage(message)
     sent = 0
     for ws in connections:
         if ws.send_prepared_nowait(prepared, max_buffer=max_buffer):
             sent += 1
+        elif skipped is not None and ws.open:
+            skipped.append(ws)
     return sent
 
 

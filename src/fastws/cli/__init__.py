@@ -3,8 +3,8 @@
     python -m fastws            implementation, SIMD level and a short benchmark
     python -m fastws bench      fastws against every installed peer (websockets,
                                 wsproto, aiohttp, picows, wsaccel, autobahn, numpy)
-    python -m fastws echo       an echo server (the Autobahn conformance run uses it)
-    python -m fastws chat       the chat example (from a clone: examples/chat/)
+    python -m fastws echo       an echo server (the Autobahn conformance run uses it; --workers N)
+    python -m fastws chat       the chat example (--workers N, --redis URL: across processes)
 """
 
 from __future__ import annotations
