@@ -18,10 +18,10 @@ def test_two_hubs_share_topics(impl: Any) -> None:
     async def main() -> None:
         broker = MemoryBroker()
         async with Hub(MemoryBackend(broker)) as one, Hub(MemoryBackend(broker)) as two:
-            async with aio.serve(topic_handler(one), "127.0.0.1", 0, _core=impl) as server1, aio.serve(topic_handler(two), "127.0.0.1", 0, _core=impl) as server2:
-                news1 = [await aio.connect(uri(server1, "/news"), _core=impl) for _ in range(3)]
-                news2 = [await aio.connect(uri(server2, "/news"), compression=None, _core=impl) for _ in range(2)]
-                sport2 = await aio.connect(uri(server2, "/sport"), _core=impl)
+            async with aio.serve(topic_handler(one), "127.0.0.1", 0, implementation=impl) as server1, aio.serve(topic_handler(two), "127.0.0.1", 0, implementation=impl) as server2:
+                news1 = [await aio.connect(uri(server1, "/news"), implementation=impl) for _ in range(3)]
+                news2 = [await aio.connect(uri(server2, "/news"), compression=None, implementation=impl) for _ in range(2)]
+                sport2 = await aio.connect(uri(server2, "/sport"), implementation=impl)
                 await until(lambda: one.subscribers("news") == 3 and two.subscribers("news") == 2 and two.subscribers("sport") == 1, what="subscriptions")
                 # One backend subscription per topic per hub, however many connections.
                 assert len(broker.subscribers["news"]) == 2 and len(broker.subscribers["sport"]) == 1
@@ -59,8 +59,8 @@ def test_unsubscribe_and_topics_per_connection(impl: Any) -> None:
                 joined.append(ws)
                 await ws.wait_closed()
 
-            async with aio.serve(handler, "127.0.0.1", 0, _core=impl) as server:
-                client = await aio.connect(uri(server), _core=impl)
+            async with aio.serve(handler, "127.0.0.1", 0, implementation=impl) as server:
+                client = await aio.connect(uri(server), implementation=impl)
                 await until(lambda: joined, what="the handler")
                 ws = joined[0]
                 assert hub.topics(ws) == ["a", "b"] and hub.subscribers("b") == 1
@@ -83,8 +83,8 @@ def test_closed_connections_are_forgotten(impl: Any) -> None:
                 await hub.subscribe(ws, "t")  # never unsubscribes: the hub must notice
                 await ws.wait_closed()
 
-            async with aio.serve(handler, "127.0.0.1", 0, _core=impl) as server:
-                clients = [await aio.connect(uri(server), _core=impl) for _ in range(3)]
+            async with aio.serve(handler, "127.0.0.1", 0, implementation=impl) as server:
+                clients = [await aio.connect(uri(server), implementation=impl) for _ in range(3)]
                 await until(lambda: hub.subscribers("t") == 3, what="subscriptions")
                 await clients[0].close()
                 await until(lambda: len(server.connections) == 2, what="the close")
@@ -108,9 +108,9 @@ def test_slow_subscriber_is_skipped_and_counted(impl: Any) -> None:
 
     async def main() -> None:
         async with Hub(max_buffer=64 * 1024) as hub:
-            async with aio.serve(topic_handler(hub), "127.0.0.1", 0, compression=None, _core=impl) as server:
-                slow = await aio.connect(uri(server, "/feed"), compression=None, _core=impl)
-                fast = [await aio.connect(uri(server, "/feed"), compression=None, _core=impl) for _ in range(3)]
+            async with aio.serve(topic_handler(hub), "127.0.0.1", 0, compression=None, implementation=impl) as server:
+                slow = await aio.connect(uri(server, "/feed"), compression=None, implementation=impl)
+                fast = [await aio.connect(uri(server, "/feed"), compression=None, implementation=impl) for _ in range(3)]
                 await until(lambda: hub.subscribers("feed") == 4, what="subscriptions")
                 slow.transport.pause_reading()
                 slow_side = next(ws for ws in server.connections if ws.remote_address == slow.transport.get_extra_info("sockname"))
@@ -146,8 +146,8 @@ def test_malformed_envelopes_are_counted(impl: Any) -> None:
     async def main() -> None:
         broker = MemoryBroker()
         async with Hub(MemoryBackend(broker)) as hub:
-            async with aio.serve(topic_handler(hub), "127.0.0.1", 0, _core=impl) as server:
-                client = await aio.connect(uri(server, "/t"), _core=impl)
+            async with aio.serve(topic_handler(hub), "127.0.0.1", 0, implementation=impl) as server:
+                client = await aio.connect(uri(server, "/t"), implementation=impl)
                 await until(lambda: hub.subscribers("t") == 1, what="the subscription")
                 other = MemoryBackend(broker)
                 await other.start(lambda topic, envelope: None)

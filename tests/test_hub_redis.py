@@ -39,10 +39,10 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[List[Red
 
 
 async def _two_instances(impl: Any, one: Hub, two: Hub, path: str, per_instance: int) -> Any:
-    servers = [aio.serve(topic_handler(hub), "127.0.0.1", 0, _core=impl) for hub in (one, two)]
+    servers = [aio.serve(topic_handler(hub), "127.0.0.1", 0, implementation=impl) for hub in (one, two)]
     for server in servers:
         await server.start()
-    clients = [[await aio.connect(uri(server, path), _core=impl) for _ in range(per_instance)] for server in servers]
+    clients = [[await aio.connect(uri(server, path), implementation=impl) for _ in range(per_instance)] for server in servers]
     topic = path.lstrip("/")
     await until(lambda: one.subscribers(topic) == per_instance and two.subscribers(topic) == per_instance, what="subscriptions")
     return servers, clients
@@ -143,8 +143,8 @@ def test_redis_unreachable_at_start(impl: Any, redis_server: RedisServer) -> Non
 
     async def main() -> None:
         async with Hub(RedisBackend(redis_server.url, backoff=(0.05, 0.1))) as hub:
-            async with aio.serve(topic_handler(hub), "127.0.0.1", 0, _core=impl) as server:
-                client = await aio.connect(uri(server, "/t"), _core=impl)
+            async with aio.serve(topic_handler(hub), "127.0.0.1", 0, implementation=impl) as server:
+                client = await aio.connect(uri(server, "/t"), implementation=impl)
                 await until(lambda: hub.subscribers("t") == 1, what="the subscription")
                 assert hub.publish("t", "local") == 1 and await client.recv() == "local"
                 assert hub.stats.unpublished == 1
@@ -166,10 +166,10 @@ def test_redis_cluster_sharded(impl: Any, redis_cluster: List[RedisServer]) -> N
     async def main() -> None:
         url = redis_cluster[0].url
         async with Hub(RedisClusterBackend(url)) as one, Hub(RedisClusterBackend(url)) as two:
-            servers = [aio.serve(topic_handler(hub), "127.0.0.1", 0, _core=impl) for hub in (one, two)]
+            servers = [aio.serve(topic_handler(hub), "127.0.0.1", 0, implementation=impl) for hub in (one, two)]
             for server in servers:
                 await server.start()
-            clients = {topic: [await aio.connect(uri(server, "/" + topic), _core=impl) for server in servers] for topic in topics}
+            clients = {topic: [await aio.connect(uri(server, "/" + topic), implementation=impl) for server in servers] for topic in topics}
             await until(lambda: one.topics() == two.topics() == sorted(topics), what="subscriptions")
             owners = set()
             for topic in topics:
@@ -205,10 +205,10 @@ def test_redis_cluster_shard_killed_and_restarted(impl: Any, redis_cluster: List
         url = redis_cluster[0].url
         options = dict(backoff=(0.05, 0.2))
         async with Hub(RedisClusterBackend(url, **options)) as one, Hub(RedisClusterBackend(url, **options)) as two:
-            servers = [aio.serve(topic_handler(hub), "127.0.0.1", 0, _core=impl) for hub in (one, two)]
+            servers = [aio.serve(topic_handler(hub), "127.0.0.1", 0, implementation=impl) for hub in (one, two)]
             for server in servers:
                 await server.start()
-            clients = {topic: [await aio.connect(uri(server, "/" + topic), _core=impl) for server in servers] for topic in topics}
+            clients = {topic: [await aio.connect(uri(server, "/" + topic), implementation=impl) for server in servers] for topic in topics}
             await until(lambda: one.topics() == two.topics() == sorted(topics), what="subscriptions")
             owner = {topic: next(node for node in redis_cluster if node.cli("pubsub", "shardnumsub", "fastws:" + topic).split()[1] == "2") for topic in topics}
             victim = redis_cluster[2]

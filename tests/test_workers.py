@@ -33,7 +33,7 @@ def test_echo_workers_restart_and_shutdown(impl: Any) -> None:
             port = await cli.start()
             await until(lambda: len(cli.workers()) == 2, what="two workers")
             url = f"ws://127.0.0.1:{port}/"
-            clients = [await aio.connect(url, ping_interval=None, _core=impl) for _ in range(24)]
+            clients = [await aio.connect(url, ping_interval=None, implementation=impl) for _ in range(24)]
             assert all([await _echoes(ws, f"m{index}") for index, ws in enumerate(clients)])
 
             # Kill worker 0: its clients lose their connection, the others keep theirs.
@@ -50,7 +50,7 @@ def test_echo_workers_restart_and_shutdown(impl: Any) -> None:
             assert all(ws.close_code == 1006 for ws in lost)
             assert all([await _echoes(ws, "still here") for ws in kept])
             # Their clients reconnect, to either worker.
-            again = [await aio.connect(url, ping_interval=None, _core=impl) for _ in lost]
+            again = [await aio.connect(url, ping_interval=None, implementation=impl) for _ in lost]
             assert all([await _echoes(ws, "back") for ws in again])
 
             # SIGTERM: every client gets 1001, and everything exits, in bounded time.

@@ -661,6 +661,7 @@ class WebSocket(asyncio.BufferedProtocol):
         for waiter, _ in self._pings.values():
             if not waiter.done():
                 waiter.set_exception(error)
+                waiter.exception()  # keepalive's may have no one waiting: no "never retrieved" warning
         self._pings.clear()
         self._wake_drainers()
         if self._recv_waiter is not None and not self._recv_waiter.done():

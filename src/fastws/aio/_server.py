@@ -178,6 +178,7 @@ class Server:
             max_message_size=self.max_message_size,
             max_fragments=self.max_fragments,
             hold_failure=True,
+            report_pings=False,  # the connection answers them itself
             stream_messages=self.listener is None,  # a listener gets whole messages
             plain_http=self.http_handler is not None,
         )

@@ -99,6 +99,7 @@ class Connection:
         max_message_size: Optional[int] = DEFAULT_MAX_MESSAGE_SIZE,
         max_fragments: Optional[int] = DEFAULT_MAX_FRAGMENTS,
         auto_pong: bool = True,
+        report_pings: bool = True,
         stream_messages: bool = False,
         hold_failure: bool = False,
         on_message: Optional[Callable[[Union[str, bytes], bool], Any]] = None,
@@ -116,6 +117,9 @@ class Connection:
         #: event: an I/O layer that hands messages on saves an object per message.
         self.on_message = on_message
         self.auto_pong = auto_pong
+        #: Whether each ping comes out as a ``Ping`` event; an I/O layer that lets the
+        #: connection answer them (``auto_pong``) may not need them.
+        self.report_pings = report_pings
         self.stream_messages = stream_messages
         self._max_head_size = max_head_size
         self._max_headers = max_headers
@@ -153,6 +157,7 @@ class Connection:
         self._partial_text = False  # ... and its payload is text to validate now
         self._validated = 0  # payload bytes of that frame already validated
         self._held_close: Optional[bytes] = None  # a failure's close frame (hold_failure)
+        self._last_pong: Optional[bytes] = None  # the automatic pong not taken yet, if any
 
     # -- public API: input ----------------------------------------------------------
 
@@ -224,6 +229,7 @@ class Connection:
         """The bytes the connection queued on its own (pongs, close frames, a
         rejection); every ``send*`` call returns them too, before its own."""
         out, self._out = self._out, []
+        self._last_pong = None
         return b"".join(out)
 
     @property
@@ -562,8 +568,17 @@ class Connection:
         opcode, payload = frame.opcode, frame.payload
         if opcode is _PING:
             if self.auto_pong and self.state is _OPEN:
-                self._out.append(self._frame(_PONG, payload))
-            self._events.append(_quick_event(Ping, "payload", payload))
+                pong = self._frame(_PONG, payload)
+                out = self._out
+                if out and out[-1] is self._last_pong:
+                    # Pings not answered yet need only one pong, for the latest
+                    # (RFC 6455 §5.5.3): a flood of them cannot pile up pongs.
+                    out[-1] = pong
+                else:
+                    out.append(pong)
+                self._last_pong = pong
+            if self.report_pings:
+                self._events.append(_quick_event(Ping, "payload", payload))
         elif opcode is _PONG:
             self._events.append(_quick_event(Pong, "payload", payload))
         else:

@@ -12,6 +12,7 @@ cdef class Connection:
     cdef public bint hold_failure
     cdef public object on_message
     cdef public bint auto_pong
+    cdef public bint report_pings
     cdef public bint stream_messages
     cdef Py_ssize_t _max_head_size
     cdef Py_ssize_t _max_headers
@@ -41,6 +42,7 @@ cdef class Connection:
     cdef bint _partial_text
     cdef Py_ssize_t _validated
     cdef object _held_close
+    cdef object _last_pong
 
     cdef bytes _next_mask(self)
     cdef bytes _frame(self, object opcode, object payload, bint fin=*, bint rsv1=*)
