@@ -109,7 +109,7 @@ class WebSocketProtocol(asyncio.Protocol):
         self.conn = ServerConnection(max_message_size=config.ws_max_size, _core=self._core)
 
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
-        self.server: Optional[Tuple[str, int]] = None
+        self.server: Optional[Tuple[str, Optional[int]]] = None
         self.client: Optional[Tuple[str, int]] = None
         self.scheme = "ws"
         self.scope: Dict[str, Any] = {}
@@ -155,7 +155,7 @@ class WebSocketProtocol(asyncio.Protocol):
         self._stop_keepalive()
         self._cancel_close_timer()
         self._disconnect({"type": "websocket.disconnect", "code": 1006})
-        self.connections.discard(self)  # type: ignore[arg-type]
+        self.connections.discard(self)
         self._wake_writers()  # a lost transport never resumes writing
         self._trace("WebSocket connection lost")
         if exc is None:
