@@ -19,8 +19,8 @@ uvicorn's settings:
   decompressor, each allocated when its direction first carries a message (zlib's
   defaults would take about 300 KiB).
 - ``ws_max_queue``: not needed here: reading pauses as soon as a read leaves a
-  message the application has not taken, and resumes once it has taken them all,
-  so the queue never holds more than what one read carried.
+  message the application is not about to take, and resumes once it has taken
+  them all, so the queue never holds more than what one read carried.
 
 Behaviour: an application's ``send`` waits while the transport's buffer is over its
 high-water mark (``pause_writing``); a close the application starts waits for the
@@ -197,8 +197,9 @@ class WebSocketProtocol(asyncio.Protocol):
             self.transport.write(out)
         if conn.should_close_transport:
             self._close_transport()
-        elif self._inbox and not self._read_paused and self.handshake_complete and not self.close_sent:
-            # The application is behind: let TCP hold the rest.
+        elif len(self._inbox) > (self._reader is not None) and not self._read_paused and self.handshake_complete and not self.close_sent:
+            # The application is behind (more waits than the reader it has woken
+            # takes): let TCP hold the rest until it has taken everything.
             self._read_paused = True
             self.transport.pause_reading()
 
