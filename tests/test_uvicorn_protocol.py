@@ -375,3 +375,25 @@ def test_the_one_flag(tmp_path: Any) -> None:
             await process.wait()
 
     run(main())
+
+
+def test_messages_before_a_bad_frame_are_answered_first(impl: Any) -> None:
+    """A protocol error (RFC 6455 §7.1.7) after messages in the same read: the app
+    reads and answers them, then the failing close frame (1002) goes out."""
+    record = Record()
+
+    async def main() -> None:
+        async with serve(make_app("starlette", record), protocol_class(impl)) as (_, port):
+            reader, writer, head = await raw_connect(port, "/echo")
+            assert head.startswith(b"HTTP/1.1 101 ")
+            writer.write(masked(1, b"one") + masked(2, b"two") + masked(5, b""))  # opcode 5 is reserved
+            assert await read_frame(reader) == (1, b"one")
+            assert await read_frame(reader) == (2, b"two")
+            opcode, payload = await read_frame(reader)
+            assert opcode == 8 and payload[:2] == struct.pack("!H", 1002)
+            assert await asyncio.wait_for(reader.read(), 5) == b""
+            writer.close()
+            await asyncio.sleep(0.1)
+            assert [code for code, _ in record.disconnects] == [1002]
+
+    run(main())

@@ -51,6 +51,8 @@ from uvicorn.protocols.utils import (
 )
 from uvicorn.server import ServerState
 
+from . import encode_frame
+from .codes import Opcode
 from .protocol import (
     AcceptConnection,
     BinaryMessage,
@@ -127,6 +129,9 @@ class WebSocketProtocol(asyncio.Protocol):
         self.close_sent = False  # the application (or the server) sent a close frame
         self.disconnected = False  # the transport is gone
         self._response: Optional[Tuple[int, Tuple[Tuple[str, str], ...], bytearray]] = None  # a denial response
+        # A protocol failure that waits until the application has read (and could
+        # answer) the messages that came before it: its close frame, its disconnect.
+        self._failure: Optional[Tuple[bytes, Message]] = None
         #: Seconds to wait for the peer's close frame after ours (RFC 6455 §7.1.1).
         self.close_timeout = 10.0
         self.close_timer: Optional[asyncio.TimerHandle] = None
@@ -151,6 +156,9 @@ class WebSocketProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
         self.disconnected = True
+        if self._failure is not None:
+            self._disconnect(self._failure[1])
+            self._failure = None
         self.handshake_complete = True
         self._stop_keepalive()
         self._cancel_close_timer()
@@ -189,13 +197,21 @@ class WebSocketProtocol(asyncio.Protocol):
             elif kind is CloseConnection and not self.close_sent:
                 self._disconnect({"type": "websocket.disconnect", "code": event.code, "reason": event.reason})  # type: ignore[attr-defined]
             elif kind is ConnectionFailed:
-                self._disconnect({"type": "websocket.disconnect", "code": event.code, "reason": event.reason})  # type: ignore[attr-defined]
+                disconnect = {"type": "websocket.disconnect", "code": event.code, "reason": event.reason}  # type: ignore[attr-defined]
+                self._stop_keepalive()
+                if self._inbox and self.handshake_complete and not self.close_sent:
+                    # Let the application read (and answer) what came before the bad
+                    # frame; the failing close frame follows (or close_timeout).
+                    self._failure = (conn.data_to_send(), disconnect)
+                    self.close_timer = self.loop.call_later(self.close_timeout, self._fail_now)
+                else:
+                    self._disconnect(disconnect)
             elif kind is HandshakeFailed:
                 self.handshake_complete = True
         out = conn.data_to_send()  # pongs, the echo of a close frame, a refusal
         if out:
             self.transport.write(out)
-        if conn.should_close_transport:
+        if conn.should_close_transport and self._failure is None:
             self._close_transport()
         elif len(self._inbox) > (self._reader is not None) and not self._read_paused and self.handshake_complete and not self.close_sent:
             # The application is behind (more waits than the reader it has woken
@@ -240,6 +256,8 @@ class WebSocketProtocol(asyncio.Protocol):
 
     async def receive(self) -> Message:
         inbox = self._inbox
+        if not inbox and self._failure is not None:
+            self._fail_now()  # the application has read all that came before the failure
         if not inbox:
             reader = self._reader = self.loop.create_future()
             try:
@@ -262,12 +280,16 @@ class WebSocketProtocol(asyncio.Protocol):
             try:
                 if kind == "websocket.send":
                     data = message.get("bytes")
-                    if data is not None:
+                    if self._failure is not None:
+                        self._late_answer(message)
+                    elif data is not None:
                         self.transport.write(self.conn.send_binary(data))
                     elif message.get("text") is not None:
                         self.transport.write(self.conn.send_text(message["text"]))
                     else:
                         raise RuntimeError("'websocket.send' needs 'bytes' or 'text'.")
+                elif kind == "websocket.close" and self._failure is not None:
+                    self._fail_now()  # the failure's close frame is the one to send
                 elif kind == "websocket.close":
                     self._disconnect({"type": "websocket.disconnect", "code": message.get("code") or 1000, "reason": message.get("reason") or ""})
                     self._send_close(message.get("code") or 1000, message.get("reason") or "")
@@ -389,6 +411,29 @@ class WebSocketProtocol(asyncio.Protocol):
             self.handshake_complete = True
             self.transport.write(self.conn.send(_INTERNAL_ERROR))
 
+    def _late_answer(self, message: Message) -> None:
+        """A message sent after the protocol failed, answering one that came before
+        the bad frame: framed by the core (uncompressed: RFC 7692 allows it), as the
+        protocol layer has dropped its state."""
+        core = self._core
+        encode = encode_frame if core is None else core.encode_frame
+        if message.get("bytes") is not None:
+            self.transport.write(encode(Opcode.BINARY, bytes(message["bytes"])))
+        elif message.get("text") is not None:
+            self.transport.write(encode(Opcode.TEXT, message["text"].encode("utf-8")))
+
+    def _fail_now(self) -> None:
+        """Sends the close frame of a failure that waited for the application."""
+        if self._failure is None:
+            return
+        out, disconnect = self._failure
+        self._failure = None
+        self._cancel_close_timer()
+        self._disconnect(disconnect)
+        if not self.disconnected:
+            self.transport.write(out)
+            self._close_transport()
+
     async def _wait_writable(self) -> None:
         while not self._writable and not self.disconnected:
             writer = self.loop.create_future()
@@ -416,7 +461,7 @@ class WebSocketProtocol(asyncio.Protocol):
 
     def _ping(self) -> None:
         self.ping_timer = None
-        if self.close_sent or self.transport.is_closing():
+        if self.conn.state is not ConnectionState.OPEN or self.close_sent or self.transport.is_closing():
             return
         self._ping_payload = os.urandom(4)  # a stale or unsolicited pong does not match
         self.ping_sent_at = self.loop.time()
