@@ -397,3 +397,22 @@ def test_messages_before_a_bad_frame_are_answered_first(impl: Any) -> None:
             assert [code for code, _ in record.disconnects] == [1002]
 
     run(main())
+
+
+def test_a_burst_is_answered_in_order(impl: Any) -> None:
+    """Many messages in one read: the answers, written together at the end of the
+    loop's turn, come back complete and in order, and a close still follows them."""
+
+    async def main() -> None:
+        async with serve(make_app("starlette", Record()), protocol_class(impl)) as (_, port):
+            reader, writer, head = await raw_connect(port, "/echo")
+            assert head.startswith(b"HTTP/1.1 101 ")
+            writer.write(b"".join(masked(1, str(index).encode()) for index in range(300)))
+            for index in range(300):
+                assert await read_frame(reader) == (1, str(index).encode())
+            writer.write(masked(8, struct.pack("!H", 1000)))
+            assert await read_frame(reader) == (8, struct.pack("!H", 1000))
+            assert await asyncio.wait_for(reader.read(), 5) == b""
+            writer.close()
+
+    run(main())

@@ -124,6 +124,10 @@ class WebSocketProtocol(asyncio.Protocol):
         # What the application sends: it waits while the transport is paused.
         self._writable = True
         self._writers: List[asyncio.Future[None]] = []
+        # Answers to messages still queued wait here until the end of the loop's
+        # turn: one system call for a burst of answers, not one each.
+        self._pending: List[bytes] = []
+        self._pending_size = 0
 
         self.handshake_complete = False  # accepted or refused: no handshake message from here on
         self.close_sent = False  # the application (or the server) sent a close frame
@@ -156,6 +160,7 @@ class WebSocketProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
         self.disconnected = True
+        self._pending, self._pending_size = [], 0
         if self._failure is not None:
             self._disconnect(self._failure[1])
             self._failure = None
@@ -210,7 +215,7 @@ class WebSocketProtocol(asyncio.Protocol):
                 self.handshake_complete = True
         out = conn.data_to_send()  # pongs, the echo of a close frame, a refusal
         if out:
-            self.transport.write(out)
+            self._write(out)
         if conn.should_close_transport and self._failure is None:
             self._close_transport()
         elif len(self._inbox) > (self._reader is not None) and not self._read_paused and self.handshake_complete and not self.close_sent:
@@ -283,9 +288,9 @@ class WebSocketProtocol(asyncio.Protocol):
                     if self._failure is not None:
                         self._late_answer(message)
                     elif data is not None:
-                        self.transport.write(self.conn.send_binary(data))
+                        self._send_frame(self.conn.send_binary(data))
                     elif message.get("text") is not None:
-                        self.transport.write(self.conn.send_text(message["text"]))
+                        self._send_frame(self.conn.send_text(message["text"]))
                     else:
                         raise RuntimeError("'websocket.send' needs 'bytes' or 'text'.")
                 elif kind == "websocket.close" and self._failure is not None:
@@ -318,7 +323,7 @@ class WebSocketProtocol(asyncio.Protocol):
                 extra_headers=_latin1(self.default_headers) + _latin1(message.get("headers", ())),
             )
             if not self.transport.is_closing():
-                self.transport.write(self.conn.send(accept))
+                self._write(self.conn.send(accept))
                 self.handshake_complete = True
                 self._start_keepalive()
         elif kind == "websocket.close":
@@ -379,7 +384,7 @@ class WebSocketProtocol(asyncio.Protocol):
         """Starts the closing handshake; the transport closes on the peer's answer."""
         if self.transport.is_closing():
             return
-        self.transport.write(self.conn.close(code, reason))
+        self._write(self.conn.close(code, reason))
         self.close_sent = True
         if self._read_paused:  # the peer's close frame must get through
             self._read_paused = False
@@ -388,6 +393,7 @@ class WebSocketProtocol(asyncio.Protocol):
 
     def _close_transport(self) -> None:
         self._cancel_close_timer()
+        self._flush()
         self.transport.close()
 
     def _cancel_close_timer(self) -> None:
@@ -397,7 +403,7 @@ class WebSocketProtocol(asyncio.Protocol):
 
     def _refuse(self, response: RejectConnection) -> None:
         self.handshake_complete = self.close_sent = True
-        self.transport.write(self.conn.send(response))
+        self._write(self.conn.send(response))
         self._close_transport()
 
     def _finish_response(self) -> None:
@@ -409,7 +415,7 @@ class WebSocketProtocol(asyncio.Protocol):
     def _send_500(self) -> None:
         if not self.handshake_complete and self._response is None and not self.disconnected:
             self.handshake_complete = True
-            self.transport.write(self.conn.send(_INTERNAL_ERROR))
+            self._write(self.conn.send(_INTERNAL_ERROR))
 
     def _late_answer(self, message: Message) -> None:
         """A message sent after the protocol failed, answering one that came before
@@ -418,9 +424,9 @@ class WebSocketProtocol(asyncio.Protocol):
         core = self._core
         encode = encode_frame if core is None else core.encode_frame
         if message.get("bytes") is not None:
-            self.transport.write(encode(Opcode.BINARY, bytes(message["bytes"])))
+            self._write(encode(Opcode.BINARY, bytes(message["bytes"])))
         elif message.get("text") is not None:
-            self.transport.write(encode(Opcode.TEXT, message["text"].encode("utf-8")))
+            self._write(encode(Opcode.TEXT, message["text"].encode("utf-8")))
 
     def _fail_now(self) -> None:
         """Sends the close frame of a failure that waited for the application."""
@@ -431,8 +437,34 @@ class WebSocketProtocol(asyncio.Protocol):
         self._cancel_close_timer()
         self._disconnect(disconnect)
         if not self.disconnected:
-            self.transport.write(out)
+            self._write(out)
             self._close_transport()
+
+    def _send_frame(self, frame: bytes) -> None:
+        """An application's message: out at once when nothing else waits to be
+        answered (a round trip waits for nothing), else with the turn's others."""
+        if not self._inbox and not self._pending:
+            self.transport.write(frame)
+            return
+        self._pending.append(frame)
+        self._pending_size += len(frame)
+        if self._pending_size >= 65536:
+            self._flush()
+        elif len(self._pending) == 1:
+            self.loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        if self._pending:
+            data = b"".join(self._pending)
+            self._pending, self._pending_size = [], 0
+            if not self.disconnected:
+                self.transport.write(data)
+
+    def _write(self, data: bytes) -> None:
+        """Any other write: after the pending answers, to keep the order."""
+        if self._pending:
+            self._flush()
+        self.transport.write(data)
 
     async def _wait_writable(self) -> None:
         while not self._writable and not self.disconnected:
@@ -465,7 +497,7 @@ class WebSocketProtocol(asyncio.Protocol):
             return
         self._ping_payload = os.urandom(4)  # a stale or unsolicited pong does not match
         self.ping_sent_at = self.loop.time()
-        self.transport.write(self.conn.send_ping(self._ping_payload))
+        self._write(self.conn.send_ping(self._ping_payload))
         if self.ping_timeout is not None:
             self.pong_timer = self.loop.call_later(self.ping_timeout, self._ping_timed_out)
         else:
@@ -487,7 +519,7 @@ class WebSocketProtocol(asyncio.Protocol):
             return
         self._trace("WebSocket keepalive ping timeout")
         self._disconnect({"type": "websocket.disconnect", "code": 1011, "reason": "keepalive ping timeout"})
-        self.transport.write(self.conn.close(1011, "keepalive ping timeout"))
+        self._write(self.conn.close(1011, "keepalive ping timeout"))
         self.close_sent = True
         self._close_transport()  # an unresponsive peer gets no time to answer
 

@@ -20,5 +20,5 @@ for implementation in cython python; do
     # Their addopts ask for 8 xdist workers; the rest of their pytest settings
     # (warnings are errors, strict markers) stay.
     FASTWS_NO_EXTENSIONS=$no_ext PYTHONPATH="$here" "$python" -m pytest -p fastws_swap -p no:cacheprovider \
-        -o addopts="-rxXs --strict-markers" -n 2 -q tests/protocols/test_websocket.py
+        -o addopts="-rxXs --strict-config --strict-markers" -n 2 -q tests/protocols/test_websocket.py
 done
