@@ -17,8 +17,8 @@ cd "$work/uvicorn-$version"
 for implementation in cython python; do
     echo "--- uvicorn $version tests/protocols/test_websocket.py, fastws $implementation"
     no_ext=0; [ "$implementation" = python ] && no_ext=1
-    # Their addopts ask for 8 xdist workers; the rest of their pytest settings
-    # (warnings are errors, strict markers) stay.
+    # Their addopts with 2 xdist workers instead of 8; the rest of their pytest
+    # settings (warnings are errors, strict config and markers) stay.
     FASTWS_NO_EXTENSIONS=$no_ext PYTHONPATH="$here" "$python" -m pytest -p fastws_swap -p no:cacheprovider \
         -o addopts="-rxXs --strict-config --strict-markers" -n 2 -q tests/protocols/test_websocket.py
 done
