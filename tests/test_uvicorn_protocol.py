@@ -200,9 +200,9 @@ def test_ping_timeout(impl: Any) -> None:
 
 def test_pings_answered_keep_the_connection(impl: Any) -> None:
     async def main() -> None:
-        async with serve(make_app("starlette", Record()), protocol_class(impl), ws_ping_interval=0.05, ws_ping_timeout=0.2) as (server, port):
+        async with serve(make_app("starlette", Record()), protocol_class(impl), ws_ping_interval=0.05, ws_ping_timeout=0.5) as (server, port):
             async with connect(f"ws://127.0.0.1:{port}/echo", ping_interval=None) as ws:
-                await asyncio.sleep(0.6)  # many pings, each answered by the client
+                await asyncio.sleep(1.5)  # many pings, each answered by the client in time
                 assert connection_of(server).ping_sent_at > 0
                 await ws.send("still here")
                 assert await ws.recv() == "still here"
