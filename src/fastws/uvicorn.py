@@ -229,7 +229,9 @@ class WebSocketProtocol(asyncio.Protocol):
     def shutdown(self) -> None:
         """The server is stopping: close with 1012 (Service Restart)."""
         self._stop_keepalive()
-        if self.close_sent:
+        if self._failure is not None:
+            self._fail_now()
+        elif self.close_sent:
             self._close_transport()
         elif self.conn.state is ConnectionState.OPEN and not self.disconnected:
             self._disconnect({"type": "websocket.disconnect", "code": 1012})
@@ -256,6 +258,8 @@ class WebSocketProtocol(asyncio.Protocol):
                 self.logger.error("ASGI callable should return None, but returned '%s'.", result)
         if self._response is not None:  # a denial response the application left unfinished
             self._finish_response()
+        if self._failure is not None:  # the application is done answering
+            self._fail_now()
         if self.close_timer is None:
             self._close_transport()
 
