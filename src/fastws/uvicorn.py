@@ -23,10 +23,13 @@ uvicorn's settings:
   them all, so the queue never holds more than what one read carried.
 
 Behaviour: an application's ``send`` waits while the transport's buffer is over its
-high-water mark (``pause_writing``); a close the application starts waits for the
-peer's close frame before the transport closes (or ``close_timeout``, 10 s), so no
-data in flight is cut off by a reset; a server shutdown closes with 1012; uvicorn's
-access-log lines are the built-ins'.
+high-water mark (``pause_writing``); an answer goes out at once when no received
+message waits, and answers to a burst go out in one write at the end of the loop's
+turn; a close the application starts waits for the peer's close frame before the
+transport closes (or ``close_timeout``, 10 s), so no data in flight is cut off by a
+reset; messages that came before a protocol error are read, and may be answered,
+before the error's close frame goes out (RFC 6455 §7.1.7); a server shutdown closes
+with 1012; uvicorn's access-log lines are the built-ins'.
 """
 
 from __future__ import annotations
