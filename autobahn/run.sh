@@ -2,11 +2,13 @@
 # Runs the Autobahn testsuite (RFC 6455/7692 conformance) against fastws:
 #   the fuzzingclient against `python -m fastws echo`   (role "server")
 #   the fuzzingserver against autobahn/client.py         (role "client")
+#   the fuzzingclient against autobahn/uvicorn_echo.py on uvicorn with
+#     --ws fastws.uvicorn:WebSocketProtocol               (role "uvicorn", only when asked)
 # for the Cython and the pure-Python implementation (FASTWS_NO_EXTENSIONS=1), then
 # summarises each report and fails on any case that is not OK or INFORMATIONAL
 # (behavior or behaviorClose: NON-STRICT, UNIMPLEMENTED and FAILED all fail).
 #
-#   autobahn/run.sh [-c CASES] [-r server|client|both] [-i cython|python|both] [-j JOBS]
+#   autobahn/run.sh [-c CASES] [-r server|client|uvicorn|both] [-i cython|python|both] [-j JOBS]
 #
 # JOBS: how many role/implementation runs go at once (default 1).
 # CASES: comma-separated patterns, with ranges of major numbers: "1.*-10.*",
@@ -27,7 +29,7 @@ while getopts "c:r:i:j:" option; do
         r) [ "$OPTARG" = both ] || roles="$OPTARG" ;;
         i) [ "$OPTARG" = both ] || impls="$OPTARG" ;;
         j) jobs="$OPTARG" ;;
-        *) sed -n '2,19p' "$0"; exit 2 ;;
+        *) sed -n '2,21p' "$0"; exit 2 ;;
     esac
 done
 if [ -z "${PYTHON:-}" ]; then
@@ -81,8 +83,13 @@ run_one() {
     rm -rf "$out" && mkdir -p "$out"
     started=$(date +%s)
     port=$(free_port)
-    if [ "$role" = server ]; then
-        FASTWS_NO_EXTENSIONS=$(impl_env "$impl") "$PYTHON" -m fastws echo --host 127.0.0.1 --port "$port" --max-fragments 0 --ping-interval 0 >"$out/echo.log" 2>&1 &
+    if [ "$role" = server ] || [ "$role" = uvicorn ]; then
+        if [ "$role" = server ]; then
+            FASTWS_NO_EXTENSIONS=$(impl_env "$impl") "$PYTHON" -m fastws echo --host 127.0.0.1 --port "$port" --max-fragments 0 --ping-interval 0 >"$out/echo.log" 2>&1 &
+        else
+            FASTWS_NO_EXTENSIONS=$(impl_env "$impl") "$PYTHON" -m uvicorn uvicorn_echo:app --app-dir "$here" --host 127.0.0.1 --port "$port" \
+                --ws fastws.uvicorn:WebSocketProtocol --ws-max-size 16777216 --log-level warning >"$out/echo.log" 2>&1 &
+        fi
         local server_pid=$!
         wait_port "$port"
         "$PYTHON" -c 'import json, sys; print(json.dumps({"outdir": sys.argv[1], "servers": [{"agent": sys.argv[2], "url": "ws://127.0.0.1:" + sys.argv[3]}], "cases": json.loads(sys.argv[4]), "exclude-cases": [], "exclude-agent-cases": {}}, indent=2))' \

@@ -55,7 +55,14 @@ class PerMessageDeflate:
     Give one to ``Request.extensions`` (a client's offer) or to
     ``AcceptConnection.extensions`` (what a server accepts); the connection reports
     the agreed parameters in the same type. Window bits are 9 to 15 (zlib cannot
-    compress with 8) or None for the default, 15; ``compression_level`` is zlib's.
+    compress with 8) or None for the default, 15; ``compression_level`` and
+    ``mem_level`` are zlib's.
+
+    Memory per connection, once each direction has carried a message: the
+    compressor holds ``2**(bits + 2) + 2**(mem_level + 9)`` bytes (our window bits),
+    the decompressor ``2**bits`` (the peer's) plus about 7 KiB of zlib state. zlib's
+    defaults (15 bits, memLevel 8) make that about 300 KiB; 12 bits and memLevel 5
+    make it about 45 KiB.
     """
 
     server_no_context_takeover: bool = False
@@ -63,6 +70,7 @@ class PerMessageDeflate:
     server_max_window_bits: Optional[int] = None
     client_max_window_bits: Optional[int] = None
     compression_level: int = 6
+    mem_level: int = 8
 
     def __post_init__(self) -> None:
         for name in _BITS:
@@ -71,6 +79,8 @@ class PerMessageDeflate:
                 raise ValueError(f"{name} must be 9 to 15 or None, not {bits!r}")
         if self.compression_level not in range(-1, 10):
             raise ValueError("compression_level must be -1 to 9")
+        if self.mem_level not in range(1, 10):
+            raise ValueError("mem_level must be 1 to 9")
 
     # -- the client's side -----------------------------------------------------------
 
@@ -147,17 +157,19 @@ class DeflateCodec:
     """Compresses what one endpoint sends and decompresses what it receives, with
     the agreed settings (RFC 7692 §7.2)."""
 
-    __slots__ = ("_level", "_bits", "_reset_compressor", "_reset_decompressor", "_compressor", "_decompressor")
+    __slots__ = ("_level", "_mem_level", "_bits", "_peer_bits", "_reset_compressor", "_reset_decompressor", "_compressor", "_decompressor")
 
     def __init__(self, agreed: PerMessageDeflate, client: bool) -> None:
         self._level = agreed.compression_level
+        self._mem_level = agreed.mem_level
         if client:
             bits, self._reset_compressor = agreed.client_max_window_bits, agreed.client_no_context_takeover
-            self._reset_decompressor = agreed.server_no_context_takeover
+            peer_bits, self._reset_decompressor = agreed.server_max_window_bits, agreed.server_no_context_takeover
         else:
             bits, self._reset_compressor = agreed.server_max_window_bits, agreed.server_no_context_takeover
-            self._reset_decompressor = agreed.client_no_context_takeover
+            peer_bits, self._reset_decompressor = agreed.client_max_window_bits, agreed.client_no_context_takeover
         self._bits = bits or 15
+        self._peer_bits = peer_bits or 15
         self._compressor: Optional["zlib._Compress"] = None
         self._decompressor: Optional["zlib._Decompress"] = None
 
@@ -180,7 +192,7 @@ class DeflateCodec:
         the message's last one without the flush's 4-byte tail."""
         compressor = self._compressor
         if compressor is None:
-            compressor = self._compressor = zlib.compressobj(self._level, zlib.DEFLATED, -self._bits)
+            compressor = self._compressor = zlib.compressobj(self._level, zlib.DEFLATED, -self._bits, self._mem_level)
         out = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
         if fin:
             if out.endswith(_TAIL):
@@ -194,8 +206,9 @@ class DeflateCodec:
         the output passes ``limit`` bytes, so memory stays bounded."""
         decompressor = self._decompressor
         if decompressor is None:
-            # A window larger than the peer's inflates its data just as well.
-            decompressor = self._decompressor = zlib.decompressobj(-15)
+            # The window the peer agreed to compress within (RFC 7692 §7.1.2): no
+            # larger, as it is memory held for the connection's life.
+            decompressor = self._decompressor = zlib.decompressobj(-self._peer_bits)
         if fin:
             data += _TAIL
         if limit is None:
