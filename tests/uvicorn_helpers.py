@@ -128,7 +128,7 @@ def protocol_class(impl: Any) -> Any:
     """fastws.uvicorn's protocol on the framing core ``impl``."""
     from fastws.uvicorn import WebSocketProtocol
 
-    return type(f"WebSocketProtocol_{impl.__name__.rsplit('.', 1)[-1]}", (WebSocketProtocol,), {"_core": impl})
+    return type(f"WebSocketProtocol_{impl.__name__.rsplit('.', 1)[-1]}", (WebSocketProtocol,), {"implementation": impl})
 
 
 @contextlib.asynccontextmanager

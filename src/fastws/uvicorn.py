@@ -38,7 +38,6 @@ import asyncio
 import collections
 import logging
 import os
-from types import ModuleType
 from typing import Any, Deque, Dict, List, Optional, Tuple
 from urllib.parse import unquote
 
@@ -54,8 +53,6 @@ from uvicorn.protocols.utils import (
 )
 from uvicorn.server import ServerState
 
-from . import encode_frame
-from .codes import Opcode
 from .protocol import (
     AcceptConnection,
     BinaryMessage,
@@ -68,7 +65,7 @@ from .protocol import (
     Pong,
     RejectConnection,
     Request,
-    ServerConnection,
+    load_implementation,
     TextMessage,
 )
 
@@ -91,8 +88,9 @@ def _latin1(headers: Any) -> Tuple[Tuple[str, str], ...]:
 class WebSocketProtocol(asyncio.Protocol):
     """One WebSocket connection of a uvicorn server, from the upgrade request on."""
 
-    #: The framing core (tests set it to run both implementations); None: fastws'.
-    _core: Optional[ModuleType] = None
+    #: The implementation: "cython", "python" or a core module from
+    #: ``fastws.load_implementation`` (tests set it to run both); None: the one in use.
+    implementation: Any = None
 
     def __init__(
         self,
@@ -111,7 +109,8 @@ class WebSocketProtocol(asyncio.Protocol):
         self.connections = server_state.connections
         self.tasks = server_state.tasks
         self.default_headers = server_state.default_headers
-        self.conn = ServerConnection(max_message_size=config.ws_max_size, _core=self._core)
+        # hold_failure: messages that came before a protocol error can still be answered.
+        self.conn = load_implementation(self.implementation).ServerConnection(max_message_size=config.ws_max_size, hold_failure=True)
 
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self.server: Optional[Tuple[str, Optional[int]]] = None
@@ -138,7 +137,7 @@ class WebSocketProtocol(asyncio.Protocol):
         self._response: Optional[Tuple[int, Tuple[Tuple[str, str], ...], bytearray]] = None  # a denial response
         # A protocol failure that waits until the application has read (and could
         # answer) the messages that came before it: its close frame, its disconnect.
-        self._failure: Optional[Tuple[bytes, Message]] = None
+        self._failure: Optional[Message] = None  # the disconnect of a held failure
         #: Seconds to wait for the peer's close frame after ours (RFC 6455 §7.1.1).
         self.close_timeout = 10.0
         self.close_timer: Optional[asyncio.TimerHandle] = None
@@ -165,7 +164,7 @@ class WebSocketProtocol(asyncio.Protocol):
         self.disconnected = True
         self._pending, self._pending_size = [], 0
         if self._failure is not None:
-            self._disconnect(self._failure[1])
+            self._disconnect(self._failure)
             self._failure = None
         self.handshake_complete = True
         self._stop_keepalive()
@@ -210,10 +209,11 @@ class WebSocketProtocol(asyncio.Protocol):
                 if self._inbox and self.handshake_complete and not self.close_sent:
                     # Let the application read (and answer) what came before the bad
                     # frame; the failing close frame follows (or close_timeout).
-                    self._failure = (conn.data_to_send(), disconnect)
+                    self._failure = disconnect
                     self.close_timer = self.loop.call_later(self.close_timeout, self._fail_now)
                 else:
                     self._disconnect(disconnect)
+                    self._write(conn.fail())
             elif kind is HandshakeFailed:
                 self.handshake_complete = True
         out = conn.data_to_send()  # pongs, the echo of a close frame, a refusal
@@ -292,9 +292,7 @@ class WebSocketProtocol(asyncio.Protocol):
             try:
                 if kind == "websocket.send":
                     data = message.get("bytes")
-                    if self._failure is not None:
-                        self._late_answer(message)
-                    elif data is not None:
+                    if data is not None:
                         self._send_frame(self.conn.send_binary(data))
                     elif message.get("text") is not None:
                         self._send_frame(self.conn.send_text(message["text"]))
@@ -424,25 +422,15 @@ class WebSocketProtocol(asyncio.Protocol):
             self.handshake_complete = True
             self._write(self.conn.send(_INTERNAL_ERROR))
 
-    def _late_answer(self, message: Message) -> None:
-        """A message sent after the protocol failed, answering one that came before
-        the bad frame: framed by the core (uncompressed: RFC 7692 allows it), as the
-        protocol layer has dropped its state."""
-        core = self._core
-        encode = encode_frame if core is None else core.encode_frame
-        if message.get("bytes") is not None:
-            self._write(encode(Opcode.BINARY, bytes(message["bytes"])))
-        elif message.get("text") is not None:
-            self._write(encode(Opcode.TEXT, message["text"].encode("utf-8")))
-
     def _fail_now(self) -> None:
         """Sends the close frame of a failure that waited for the application."""
         if self._failure is None:
             return
-        out, disconnect = self._failure
+        disconnect = self._failure
         self._failure = None
         self._cancel_close_timer()
         self._disconnect(disconnect)
+        out = self.conn.fail()
         if not self.disconnected:
             self._write(out)
             self._close_transport()
