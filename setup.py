@@ -8,12 +8,16 @@ Cython runs inside build_ext and writes its C into the build directory, so neith
 an sdist nor a build touches src/; the sdist ships the .pyx, not generated C.
 FASTWS_STRICT_WARNINGS=1 compiles everything, Cython's output included, with
 -Wall -Wextra -Werror (gcc and clang): the warnings check of CI.
+
+The compiled modules are listed in COMPILED: one entry per module, so adding one (a .py
+compiled with the .pxd beside it, for example) is one line there.
 """
 
 import os
 import platform
 import sys
 from glob import glob
+from typing import NamedTuple
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
@@ -23,8 +27,24 @@ if MODE not in ("yes", "no", "auto"):
     sys.exit(f"FASTWS_BUILD_EXTENSION must be yes, no or auto, not {MODE!r}")
 STRICT_WARNINGS = os.environ.get("FASTWS_STRICT_WARNINGS", "") not in ("", "0")
 
-PYX = "src/fastws/_speedups.pyx"
 KERNELS = sorted(glob("src/fastws/_kernels/*.c"))
+
+
+class Compiled(NamedTuple):
+    """One extension module: its import name, its Cython source (a .pyx, or a .py that
+    Cython compiles with the .pxd of the same name beside it), and whether it links the
+    C kernels. A module that is safe without the GIL says so itself, with the
+    freethreading_compatible directive in its header; tests/test_threads.py checks that
+    importing fastws on a free-threaded interpreter leaves the GIL off."""
+
+    name: str
+    source: str
+    kernels: bool = False
+
+
+COMPILED = [
+    Compiled("fastws._speedups", "src/fastws/_speedups.pyx", kernels=True),
+]
 
 
 class OptionalBuildExt(build_ext):
@@ -38,9 +58,10 @@ class OptionalBuildExt(build_ext):
 
     def build_extension(self, ext):
         try:
-            # From PYX, not ext.sources: without Cython, setuptools renames a .pyx source to
-            # a .c that does not exist, and the failure would not say why.
-            ext.sources = [self._cythonize(PYX), *KERNELS]
+            # From the listed source, not ext.sources: without Cython, setuptools renames a
+            # .pyx source to a .c that does not exist, and the failure would not say why.
+            module = next(module for module in COMPILED if module.name == ext.name)
+            ext.sources = [self._cythonize(module), *(KERNELS if module.kernels else [])]
             if self.compiler.compiler_type != "msvc":
                 # -g0: release wheels without debug info (4x smaller); the flags come
                 # after Python's own CFLAGS, so they win over its -g.
@@ -49,7 +70,7 @@ class OptionalBuildExt(build_ext):
         except Exception as error:
             self._give_up(error)
 
-    def _cythonize(self, pyx):
+    def _cythonize(self, module):
         try:
             from Cython.Build import cythonize
         except ImportError:
@@ -57,7 +78,7 @@ class OptionalBuildExt(build_ext):
         # Into build_temp, never next to the .pyx: src/ stays clean for the editable
         # install others may be using, and stale generated C can never be picked up.
         (extension,) = cythonize(
-            [Extension("fastws._speedups", [pyx])],
+            [Extension(module.name, [module.source])],
             build_dir=self.build_temp,
             force=self.force,
             quiet=True,
@@ -74,7 +95,10 @@ class OptionalBuildExt(build_ext):
 def extensions():
     if MODE == "no" or platform.python_implementation() != "CPython":
         return []
-    return [Extension("fastws._speedups", sources=[PYX, *KERNELS], include_dirs=["src/fastws"])]
+    return [
+        Extension(module.name, sources=[module.source, *(KERNELS if module.kernels else [])], include_dirs=["src/fastws"])
+        for module in COMPILED
+    ]
 
 
 setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})

@@ -58,7 +58,7 @@ step "fresh virtualenv with the repaired wheel and the test extra"
 "$python" -m venv "$work/venv"
 "$work/venv/bin/pip" install "${repaired[0]}[test]"
 mkdir "$work/run"
-"$work/venv/bin/python" -c "import fastws, importlib.metadata as m; assert m.version('fastws') == fastws.__version__"
+"$work/venv/bin/python" -c "import fastws, importlib.metadata as m; assert m.version('fastws-rfc6455') == fastws.__version__"
 
 step "the whole test suite against the installed wheel (cython and python), from $work/run"
 # The clone's tests/ (its src/ is never on sys.path); the plugin asserts fastws comes

@@ -388,7 +388,7 @@ def _table(results: Sequence[Result], out: TextIO) -> None:
         previous = result
 
 
-# -- the goals of issue 3 -----------------------------------------------------------
+# -- performance goals: fastws against its peers, same run ---------------------------
 
 
 Key = Tuple[str, str, str]  # a result's (operation, case, label); label "best peer": the case's fastest peer
@@ -396,7 +396,7 @@ Pair = Tuple[Key, Key]  # (fastws' result, the one it is measured against)
 
 
 def goals(selected: str) -> List[Tuple[str, float, List[Pair], Optional[float]]]:
-    """(text, threshold, pairs, time limit in ns) for every goal of issue 3. A pair's
+    """(text, threshold, pairs, time limit in ns) for every performance goal. A pair's
     ratio is the other's time over fastws' time; with a time limit, the limit over
     fastws' time (the pair's other side is unused)."""
     fast, pure = f"fastws {selected}", "fastws python"
@@ -467,7 +467,7 @@ def evaluate_goals(results: Sequence[Result], selected: str) -> List[Dict[str, A
 
 
 def _print_goals(report: Sequence[Dict[str, Any]], out: TextIO) -> None:
-    print("\ngoals of issue 3 (worst ratio over the goal's cases; same run)", file=out)
+    print("\nperformance goals (worst ratio over the goal's cases; same run)", file=out)
     for entry in report:
         if entry["ratio"] is None:
             verdict = "n/a (not measured: a peer missing, or --quick)"
