@@ -26,6 +26,9 @@ MODE = os.environ.get("FASTWS_BUILD_EXTENSION", "auto").lower()
 if MODE not in ("yes", "no", "auto"):
     sys.exit(f"FASTWS_BUILD_EXTENSION must be yes, no or auto, not {MODE!r}")
 STRICT_WARNINGS = os.environ.get("FASTWS_STRICT_WARNINGS", "") not in ("", "0")
+# Line tracing for Cython's coverage plugin (tools/coverage.py --cython): slow, never for
+# release builds. The C goes next to the source, where the plugin looks for it.
+TRACE = os.environ.get("FASTWS_CYTHON_TRACE", "") not in ("", "0")
 
 KERNELS = sorted(glob("src/fastws/_kernels/*.c"))
 
@@ -66,6 +69,8 @@ class OptionalBuildExt(build_ext):
                 # -g0: release wheels without debug info (4x smaller); the flags come
                 # after Python's own CFLAGS, so they win over its -g.
                 ext.extra_compile_args = ["-O3", "-g0", *(["-Wall", "-Wextra", "-Werror"] if STRICT_WARNINGS else [])]
+            if TRACE:
+                ext.define_macros = [*ext.define_macros, ("CYTHON_TRACE", "1"), ("CYTHON_TRACE_NOGIL", "1")]
             super().build_extension(ext)
         except Exception as error:
             self._give_up(error)
@@ -79,10 +84,10 @@ class OptionalBuildExt(build_ext):
         # install others may be using, and stale generated C can never be picked up.
         (extension,) = cythonize(
             [Extension(module.name, [module.source])],
-            build_dir=self.build_temp,
+            build_dir=None if TRACE else self.build_temp,
             force=self.force,
             quiet=True,
-            compiler_directives={"language_level": 3},
+            compiler_directives={"language_level": 3, **({"linetrace": True} if TRACE else {})},
         )
         return extension.sources[0]
 

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The whole test suite (both implementations) against the wheel installed on CPython
+# versions this Debian does not ship: Debian unstable's python3.14 and python3.15, in a
+# debootstrap chroot (as root, on Linux).
+#
+#   bash tools/debian_python.sh                  # 3.14 and 3.15
+#   bash tools/debian_python.sh 3.15             # one version
+#
+# Environment: FASTWS_CHROOT (default ${TMPDIR:-/tmp}/fastws-unstable; reused when it already
+# has the interpreters, made otherwise), FASTWS_CHROOT_KEEP=1 keeps it afterwards.
+# Commit first: the wheel is built from a clean clone of HEAD, like tools/wheel_check.sh.
+#
+# Why a chroot: Debian 12 cannot install unstable's interpreters as they are, and a
+# minimal unstable chroot with them (about 150 s, 0.9 GB) is cheaper than building each
+# CPython from source. The chroot shares the host's network namespace: the suite's
+# servers stay on loopback.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+chroot_dir="${FASTWS_CHROOT:-${TMPDIR:-/tmp}/fastws-unstable}"
+versions=("$@")
+[ ${#versions[@]} -gt 0 ] || versions=(3.14 3.15)
+mirror="http://deb.debian.org/debian"
+start=$SECONDS
+step() { echo "=== [$((SECONDS - start))s] $*"; }
+
+packages=(gcc libc6-dev libffi-dev ca-certificates)
+for version in "${versions[@]}"; do packages+=("python$version-dev" "python$version-venv"); done
+
+# Mounts for the suite (multiprocessing needs /dev/shm, subprocesses /proc); undone on exit.
+mounted=()
+cleanup() {
+    for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do umount -l "${mounted[$i]}" 2>/dev/null || true; done
+    [ -n "${FASTWS_CHROOT_KEEP:-}" ] || rm -rf "$chroot_dir"
+}
+trap cleanup EXIT
+in_chroot() { chroot "$chroot_dir" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin CI="${CI:-}" LANG=C.UTF-8 "$@"; }
+
+if ! [ -x "$chroot_dir/usr/bin/python${versions[-1]}" ]; then
+    step "debootstrap: Debian unstable (minbase) into $chroot_dir"
+    command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+    rm -rf "$chroot_dir"
+    debootstrap --variant=minbase unstable "$chroot_dir" "$mirror" > "${chroot_dir}.log" 2>&1 || { tail -n 20 "${chroot_dir}.log"; exit 1; }
+fi
+cp /etc/resolv.conf "$chroot_dir/etc/resolv.conf"
+for dir in proc dev dev/pts dev/shm; do
+    mkdir -p "$chroot_dir/$dir"
+    mount --bind "/$dir" "$chroot_dir/$dir" && mounted+=("$chroot_dir/$dir")
+done
+
+step "apt-get install ${packages[*]}"
+# Check-Valid-Until off: a mirror may serve a snapshot whose Release file has expired.
+in_chroot sh -c "apt-get -qq -o Acquire::Check-Valid-Until=false update && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${packages[*]} >/dev/null"
+
+step "clean clone of HEAD ($(git -C "$root" rev-parse --short HEAD))"
+rm -rf "$chroot_dir/build" && mkdir -p "$chroot_dir/build"
+git clone --quiet --no-hardlinks "$root" "$chroot_dir/build/src"
+
+status=0
+for version in "${versions[@]}"; do
+    venv="/build/venv$version"
+    step "CPython $version: $(in_chroot "python$version" -VV | head -n 1)"
+    step "CPython $version: build the wheel (FASTWS_BUILD_EXTENSION=yes), install it with the test extra"
+    in_chroot sh -ec "
+        python$version -m venv $venv
+        $venv/bin/pip install -q --disable-pip-version-check build
+        cd /build/src && FASTWS_BUILD_EXTENSION=yes $venv/bin/python -m build -q --wheel --outdir /build/dist$version . > /build/build$version.log 2>&1 || { tail -n 30 /build/build$version.log; exit 1; }
+        $venv/bin/pip install -q --disable-pip-version-check \"\$(ls /build/dist$version/*.whl)[test]\"
+    "
+    step "CPython $version: the whole suite against the installed wheel (cython and python)"
+    mkdir -p "$chroot_dir/build/run$version"
+    if in_chroot sh -c "cd /build/run$version && FASTWS_NO_BROWSER_TESTS=1 PYTHONPATH=/build/src/tools $venv/bin/python -m pytest /build/src/tests -p nox_installed_check -p no:cacheprovider -q" \
+        | grep -vE '^[.sxFE]+ *(\[ *[0-9]+%\])?$'; then
+        step "CPython $version: passed"
+    else
+        echo "!!! CPython $version: the suite failed" >&2
+        status=1
+    fi
+done
+exit $status
