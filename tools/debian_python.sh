@@ -33,7 +33,13 @@ cleanup() {
     [ -n "${FASTWS_CHROOT_KEEP:-}" ] || rm -rf "$chroot_dir"
 }
 trap cleanup EXIT
-in_chroot() { chroot "$chroot_dir" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin CI="${CI:-}" LANG=C.UTF-8 "$@"; }
+# The host's CA bundle: this machine may reach the package registries through a TLS proxy
+# that it trusts and that a fresh chroot's bundle does not know.
+host_ca="${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}"
+in_chroot() {
+    chroot "$chroot_dir" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin CI="${CI:-}" LANG=C.UTF-8 \
+        PIP_CERT=/etc/host-ca.crt SSL_CERT_FILE=/etc/host-ca.crt PIP_DEFAULT_TIMEOUT=180 "$@"
+}
 
 if ! [ -x "$chroot_dir/usr/bin/python${versions[-1]}" ]; then
     step "debootstrap: Debian unstable (minbase) into $chroot_dir"
@@ -42,6 +48,7 @@ if ! [ -x "$chroot_dir/usr/bin/python${versions[-1]}" ]; then
     debootstrap --variant=minbase unstable "$chroot_dir" "$mirror" > "${chroot_dir}.log" 2>&1 || { tail -n 20 "${chroot_dir}.log"; exit 1; }
 fi
 cp /etc/resolv.conf "$chroot_dir/etc/resolv.conf"
+cp "$host_ca" "$chroot_dir/etc/host-ca.crt"
 for dir in proc dev dev/pts dev/shm; do
     mkdir -p "$chroot_dir/$dir"
     mount --bind "/$dir" "$chroot_dir/$dir" && mounted+=("$chroot_dir/$dir")
