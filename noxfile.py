@@ -24,6 +24,8 @@ from pathlib import Path
 import nox
 
 ROOT = Path(__file__).resolve().parent
+# 3.14 and 3.15 are not on this machine image (pyenv has 3.10-3.13): tools/debian_python.sh runs
+# the suite on them in a Debian unstable chroot, tools/freethreaded.sh on a 3.14t built from source.
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 
 nox.options.sessions = ["tests", "cwarnings"]

@@ -98,7 +98,7 @@ def _run(tree: Path, env: Dict[str, str], modules: List[str], cython: bool) -> P
     rc.write_text(f"[run]\n{plugins}source = {tree / 'src' / 'fastws'}\ndynamic_context = test_function\ndata_file = {data}\n")
     tests = [str(tree / "tests" / f"{name}.py") for name in modules if (tree / "tests" / f"{name}.py").exists()]
     command = [sys.executable, "-m", "coverage", "run", f"--rcfile={rc}", "-m", "pytest", *tests, "-q", "-p", "no:cacheprovider", "-x"]
-    print("$", " ".join(command[:6]), "-m pytest", f"<{len(tests)} test modules>", flush=True)
+    print("$", " ".join(command[:5]), "-m pytest", f"<{len(tests)} test modules>", flush=True)
     subprocess.run(command, cwd=tree, env=env, check=True, stdout=subprocess.DEVNULL if not os.environ.get("FASTWS_COVERAGE_VERBOSE") else None)
     return data
 

@@ -62,25 +62,34 @@ step "clean clone of HEAD ($(git -C "$root" rev-parse --short HEAD))"
 rm -rf "$chroot_dir/build" && mkdir -p "$chroot_dir/build"
 git clone --quiet --no-hardlinks "$root" "$chroot_dir/build/src"
 
-status=0
-for version in "${versions[@]}"; do
-    venv="/build/venv$version"
-    step "CPython $version: $(in_chroot "python$version" -VV | head -n 1)"
-    step "CPython $version: build the wheel (FASTWS_BUILD_EXTENSION=yes), install it with the test extra"
+# One version: the wheel, a virtualenv with it and the test extra, the suite from outside
+# the source tree. The versions run at once (each suite is one process), into their logs.
+one_version() {
+    local version="$1" venv="/build/venv$1"
+    echo "=== CPython $version: $(in_chroot "python$version" -VV | head -n 1)"
     in_chroot sh -ec "
         python$version -m venv $venv
         $venv/bin/pip install -q --disable-pip-version-check build
         cd /build/src && FASTWS_BUILD_EXTENSION=yes $venv/bin/python -m build -q --wheel --outdir /build/dist$version . > /build/build$version.log 2>&1 || { tail -n 30 /build/build$version.log; exit 1; }
         $venv/bin/pip install -q --disable-pip-version-check \"\$(ls /build/dist$version/*.whl)[test]\"
     "
-    step "CPython $version: the whole suite against the installed wheel (cython and python)"
+    echo "=== CPython $version: wheel installed after $((SECONDS - start)) s; the whole suite against it (cython and python)"
     mkdir -p "$chroot_dir/build/run$version"
-    if in_chroot sh -c "cd /build/run$version && FASTWS_NO_BROWSER_TESTS=1 PYTHONPATH=/build/src/tools $venv/bin/python -m pytest /build/src/tests -p nox_installed_check -p no:cacheprovider -q" \
-        | grep -vE '^[.sxFE]+ *(\[ *[0-9]+%\])?$'; then
-        step "CPython $version: passed"
-    else
-        echo "!!! CPython $version: the suite failed" >&2
-        status=1
-    fi
+    in_chroot sh -c "cd /build/run$version && FASTWS_NO_BROWSER_TESTS=1 PYTHONPATH=/build/src/tools $venv/bin/python -m pytest /build/src/tests -p nox_installed_check -p no:cacheprovider -q" \
+        | grep -vE '^[.sxFE]+ *(\[ *[0-9]+%\])?$'
+}
+
+step "CPython ${versions[*]}: build, install and test the wheel (in parallel; each version's output follows when it ends)"
+pids=()
+for version in "${versions[@]}"; do
+    one_version "$version" > "$chroot_dir/build/log$version" 2>&1 &
+    pids+=($!)
+done
+status=0
+for index in "${!versions[@]}"; do
+    version="${versions[$index]}"
+    if wait "${pids[$index]}"; then result=passed; else result=FAILED; status=1; fi
+    cat "$chroot_dir/build/log$version"
+    step "CPython $version: $result"
 done
 exit $status
