@@ -58,24 +58,24 @@ step "apt-get install ${packages[*]}"
 # Check-Valid-Until off: a mirror may serve a snapshot whose Release file has expired.
 in_chroot sh -c "apt-get -qq -o Acquire::Check-Valid-Until=false update && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${packages[*]} >/dev/null"
 
-step "clean clone of HEAD ($(git -C "$root" rev-parse --short HEAD))"
+step "clean clones of HEAD ($(git -C "$root" rev-parse --short HEAD)), one per version (the builds run at once)"
 rm -rf "$chroot_dir/build" && mkdir -p "$chroot_dir/build"
-git clone --quiet --no-hardlinks "$root" "$chroot_dir/build/src"
+for version in "${versions[@]}"; do git clone --quiet --no-hardlinks "$root" "$chroot_dir/build/src$version"; done
 
 # One version: the wheel, a virtualenv with it and the test extra, the suite from outside
 # the source tree. The versions run at once (each suite is one process), into their logs.
 one_version() {
-    local version="$1" venv="/build/venv$1"
+    local version="$1" venv="/build/venv$1" src="/build/src$1"
     echo "=== CPython $version: $(in_chroot "python$version" -VV | head -n 1)"
     in_chroot sh -ec "
         python$version -m venv $venv
         $venv/bin/pip install -q --disable-pip-version-check build
-        cd /build/src && FASTWS_BUILD_EXTENSION=yes $venv/bin/python -m build -q --wheel --outdir /build/dist$version . > /build/build$version.log 2>&1 || { tail -n 30 /build/build$version.log; exit 1; }
+        cd $src && FASTWS_BUILD_EXTENSION=yes $venv/bin/python -m build -q --wheel --outdir /build/dist$version . > /build/build$version.log 2>&1 || { tail -n 30 /build/build$version.log; exit 1; }
         $venv/bin/pip install -q --disable-pip-version-check \"\$(ls /build/dist$version/*.whl)[test]\"
     "
     echo "=== CPython $version: wheel installed after $((SECONDS - start)) s; the whole suite against it (cython and python)"
     mkdir -p "$chroot_dir/build/run$version"
-    in_chroot sh -c "cd /build/run$version && FASTWS_NO_BROWSER_TESTS=1 PYTHONPATH=/build/src/tools $venv/bin/python -m pytest /build/src/tests -p nox_installed_check -p no:cacheprovider -q" \
+    in_chroot sh -c "cd /build/run$version && FASTWS_NO_BROWSER_TESTS=1 PYTHONPATH=$src/tools $venv/bin/python -m pytest $src/tests -p nox_installed_check -p no:cacheprovider -q" \
         | grep -vE '^[.sxFE]+ *(\[ *[0-9]+%\])?$'
 }
 

@@ -1,8 +1,8 @@
 """Coverage of each module by its own tests, against floors that only go up.
 
-    python tools/coverage.py                # measure, print the table, fail under a floor
-    python tools/coverage.py --update       # the same, then raise floors to what was measured
-    python tools/coverage.py --cython       # also _speedups.pyx's lines (builds a traced copy)
+    python tools/cov_by_module.py                # measure, print the table, fail under a floor
+    python tools/cov_by_module.py --update       # the same, then raise floors to what was measured
+    python tools/cov_by_module.py --cython       # also _speedups.pyx's lines (builds a traced copy)
 
 One pytest run under coverage with a context per test; a line of a module counts as
 covered when one of the module's own test modules (OWNERS) ran it, or when it ran at
@@ -85,7 +85,7 @@ def read_floors() -> Dict[str, float]:
 
 
 def write_floors(floors: Dict[str, float]) -> None:
-    lines = ["# Coverage of each module by its own tests (tools/coverage.py): floors that only go up."]
+    lines = ["# Coverage of each module by its own tests (tools/cov_by_module.py): floors that only go up."]
     lines += [f"{path} {percent:.1f}" for path, percent in sorted(floors.items())]
     FLOORS.write_text("\n".join(lines) + "\n")
 
