@@ -115,6 +115,46 @@ def test_separate_objects_give_the_single_threaded_results(impl: Any) -> None:
 # -- one object shared by every thread: a whole call or a clear refusal -----------------
 
 
+class _CallsBackWhileRead:
+    """A buffer whose export (PEP 688, Python 3.12+) runs ``callback`` on another thread
+    first: the object reading it is mid-call then, holding its guard."""
+
+    def __init__(self, data: bytes, callback: Callable[[], Any]) -> None:
+        self.data = data
+        self.callback = callback
+        self.outcome: List[BaseException] = []
+
+    def __buffer__(self, flags: int) -> memoryview:
+        def other_thread() -> None:
+            try:
+                self.callback()
+            except BaseException as error:  # noqa: BLE001 - checked by the test
+                self.outcome.append(error)
+
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join()
+        return memoryview(self.data)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="a Python-level buffer needs PEP 688 (3.12+)")
+@pytest.mark.parametrize("name", ["FrameParser", "Utf8Validator"])
+def test_a_second_thread_is_refused_mid_call(impl: Any, name: str) -> None:
+    """Deterministic: another thread calls in while the object is reading its input."""
+    if name == "FrameParser":
+        target = impl.FrameParser("client")
+        chunk = _CallsBackWhileRead(impl.encode_frame(Opcode.TEXT, b"hi"), lambda: target.feed(b""))
+        assert [frame.payload for frame in target.feed(chunk)] == [b"hi"]
+    else:
+        target = impl.Utf8Validator()
+        chunk = _CallsBackWhileRead("é".encode(), lambda: target.feed(b"a"))
+        target.feed(chunk)
+        assert target.position == 2  # the refused call fed nothing
+    assert len(chunk.outcome) == 1 and isinstance(chunk.outcome[0], RuntimeError)
+    assert str(chunk.outcome[0]) == _in_use(name)
+
+
+
 def test_shared_parser_whole_frames(impl: Any) -> None:
     """Each call feeds whole frames: a call that goes through returns exactly its frames."""
     rng = random.Random(2)
