@@ -10,8 +10,8 @@ import (the empty context: definitions, constants). So a module is only as cover
 its own tests make it, not as the whole suite happens to reach it.
 
 The floors live in tools/coverage_floors.txt, one "path percent" a line. A module under
-its floor fails the run; --update rewrites the file with max(floor, measured), so a floor
-never goes down by itself. A module without a floor is reported, and gets one on --update.
+its floor fails the run; --update rewrites the file with max(floor, measured - MARGIN), so a
+floor never goes down by itself. A module without a floor is reported, and gets one on --update.
 
 With --cython the extension is rebuilt in a temporary copy of the tree with Cython's line
 tracing (linetrace, CYTHON_TRACE) and measured through Cython's coverage plugin. Needs the
@@ -32,6 +32,9 @@ from typing import Dict, List, Set, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOORS = ROOT / "tools" / "coverage_floors.txt"
+# --update sets a floor this many points under the measured whole percent: timing-dependent
+# branches of the asyncio tests come and go from run to run, and must not fail CI.
+MARGIN = 1.0
 
 _CORE = ["test_frames", "test_masking", "test_utf8", "test_close", "test_differential", "test_impl", "test_threads"]
 _PROTOCOL = ["test_protocol_connection", "test_protocol_random"]
@@ -172,7 +175,7 @@ def main() -> int:
         if verdict:
             failed.append(path)
         if args.update:
-            floors[path] = max(floor or 0.0, math.floor(percent * 10) / 10)
+            floors[path] = max(floor or 0.0, math.floor(percent) - MARGIN)
     total_statements = sum(s for s, _ in measured.values())
     total_covered = sum(c for _, c in measured.values())
     print(f"{'total':<42} {total_statements:>10} {100.0 * total_covered / max(total_statements, 1):>9.1f}%")

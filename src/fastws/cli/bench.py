@@ -270,7 +270,10 @@ def measure(case: Case, contenders: Sequence[Contender], repeat: int, sample_ns:
         if enabled:
             gc.enable()
     return [
-        Result(case.operation, case.name, contender.label, contender.kind, statistics.median(samples) / loops, loops, len(samples), case.payload_bytes, case.frames)
+        Result(
+            case.operation, case.name, contender.label, contender.kind, statistics.median(samples) / loops, loops, len(samples),
+            case.payload_bytes, case.frames,
+        )
         for contender, module, call, loops, samples in runners
     ]
 
@@ -413,7 +416,12 @@ def goals(selected: str) -> List[Tuple[str, float, List[Pair], Optional[float]]]
         ("apply_mask >= 1.3x websockets, 8-125 B", 1.3, versus("apply_mask", sizes[:2], "websockets"), None),
         ("apply_mask_into >= 1.0x aiohttp, 8-125 B", 1.0, versus("apply_mask_into", sizes[:2], "aiohttp"), None),
         ("apply_mask_into >= 1.3x aiohttp, 16 KiB to 1 MiB", 1.3, versus("apply_mask_into", sizes[3:6], "aiohttp"), None),
-        ("validate_utf8 >= 1.5x bytes.decode on ASCII, 4 KiB up", 1.5, versus("validate_utf8", [f"ascii {_size_name(s)}" for s in UTF8_SIZES], "bytes.decode"), None),
+        (
+            "validate_utf8 >= 1.5x bytes.decode on ASCII, 4 KiB up",
+            1.5,
+            versus("validate_utf8", [f"ascii {_size_name(s)}" for s in UTF8_SIZES], "bytes.decode"),
+            None,
+        ),
         ("validate_utf8 >= 5x bytes.decode, non-ASCII 64 KiB", 5.0, versus("validate_utf8", [f"{t} 64 KiB" for t in texts], "bytes.decode"), None),
         ("validate_utf8 >= 10x bytes.decode, non-ASCII 1 MiB", 10.0, versus("validate_utf8", [f"{t} 1 MiB" for t in texts], "bytes.decode"), None),
         ("validate_utf8 rejects 1 MiB (bad first byte) < 1 µs", 1.0, [(("validate_utf8", "reject 1 MiB", fast),) * 2], 1000.0),
