@@ -29,8 +29,16 @@ for version in "${versions[@]}"; do packages+=("python$version-dev" "python$vers
 # Mounts for the suite (multiprocessing needs /dev/shm, subprocesses /proc); undone on exit.
 mounted=()
 cleanup() {
-    for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do umount -l "${mounted[$i]}" 2>/dev/null || true; done
-    [ -n "${FASTWS_CHROOT_KEEP:-}" ] || rm -rf "$chroot_dir"
+    local still=0
+    for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
+        umount -l "${mounted[$i]}" 2>/dev/null || true
+        if mountpoint -q "${mounted[$i]}"; then still=1; fi
+    done
+    # Never delete through a bind mount of the host's /dev or /proc: only when all are gone,
+    # and without crossing into another file system.
+    if [ -z "${FASTWS_CHROOT_KEEP:-}" ]; then
+        if [ "$still" = 0 ]; then rm -rf --one-file-system "$chroot_dir"; else echo "!!! $chroot_dir still has mounts: left in place" >&2; fi
+    fi
 }
 trap cleanup EXIT
 # The host's CA bundle: this machine may reach the package registries through a TLS proxy
