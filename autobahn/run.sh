@@ -37,8 +37,7 @@ if [ -z "${PYTHON:-}" ]; then
 fi
 venv="${AUTOBAHN_VENV:-${TMPDIR:-/tmp}/fastws-autobahn}"
 reports="${AUTOBAHN_REPORTS:-$here/reports}"
-requirements="$root/../shared/autobahn/requirements-py27.txt"
-[ -f "$requirements" ] || requirements="$here/requirements-py27.txt"
+requirements="$here/requirements-py27.txt"  # the suite's pinned Python 2.7 dependencies
 
 # The suite is Python 2 code: its own virtualenv on pyenv's CPython 2.7, never the project's.
 if [ ! -x "$venv/ab/bin/wstest" ]; then

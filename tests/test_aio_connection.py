@@ -7,7 +7,7 @@ import base64
 import os
 import subprocess
 import sys
-from typing import Any, Awaitable, Callable, Tuple
+from typing import Any, Awaitable, Tuple
 
 import pytest
 
@@ -244,6 +244,7 @@ def test_open_timeout_drops_a_slowloris(impl: Any) -> None:
             request = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"X-Slow: " + b"a" * 1000
             loop = asyncio.get_running_loop()
             started = loop.time()
+            reset = False  # the server closed with our unread bytes in its buffer: the kernel sends RST
             for byte in request:
                 if reader.at_eof():
                     break
@@ -252,8 +253,11 @@ def test_open_timeout_drops_a_slowloris(impl: Any) -> None:
                     await asyncio.wait_for(reader.read(1), 0.05)
                 except asyncio.TimeoutError:
                     continue
+                except ConnectionResetError:
+                    reset = True
+                    break
             closed_after = loop.time() - started
-            assert await asyncio.wait_for(reader.read(), 3) == b""
+            assert reset or await asyncio.wait_for(reader.read(), 3) == b""
             assert closed_after < 2.0, closed_after
             assert not server.connections
             writer.close()

@@ -36,7 +36,7 @@ def test_plain_command_reports_implementation_and_hot_paths() -> None:
     for title in ("apply_mask", "validate_utf8", "FrameParser"):
         assert title in done.stdout
     assert "fastws python" in done.stdout
-    assert "goals of issue 3" not in done.stdout  # no peers in the short run
+    assert "performance goals" not in done.stdout  # no peers in the short run
 
 
 def test_bench_quick_json_structure() -> None:
@@ -82,7 +82,7 @@ def test_bench_table_in_process(capsys: pytest.CaptureFixture) -> None:
     if fastws.implementation == "cython":
         for level in fastws.simd_levels():
             assert f"fastws {level}" in out
-    assert "goals of issue 3" in out and "n/a" in out
+    assert "performance goals" in out and "n/a" in out
 
 
 def test_plot_or_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -10,6 +10,6 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 python3 -m venv "$work/nox"
 "$work/nox/bin/pip" install -q nox
 sessions=("$@")
-[ ${#sessions[@]} -gt 0 ] || sessions=(tests-3.9 tests-3.13 cwarnings-3.9 cwarnings-3.13)
+[ ${#sessions[@]} -gt 0 ] || sessions=(tests-3.10 tests-3.13 cwarnings-3.10 cwarnings-3.13)
 cd "$root"
 time "$work/nox/bin/nox" --envdir "$work/envs" --non-interactive -s "${sessions[@]}"

@@ -38,7 +38,7 @@ step "sdist contents"
 tar tzf "${sdist[0]}" | sed 's|^[^/]*/||' > "$work/sdist.txt"
 for member in LICENSE README.md pyproject.toml setup.py MANIFEST.in src/fastws/_speedups.pyx src/fastws/_speedups.pyi \
     src/fastws/_pure.py src/fastws/py.typed src/fastws/_kernels/kernels.h src/fastws/_kernels/dispatch.c \
-    src/fastws/_kernels/mask_neon.c tests/conftest.py tests/test_masking.py tests/c/run.sh; do
+    src/fastws/_kernels/mask_neon.c src/fastws/_kernels/atomics.h tests/conftest.py tests/test_masking.py tests/c/run.sh; do
     grep -qxF "$member" "$work/sdist.txt" || fail "sdist lacks $member"
 done
 if grep -E '(_speedups\.c|\.so|\.pyc)$' "$work/sdist.txt"; then fail "sdist ships build products"; fi
@@ -58,7 +58,7 @@ step "fresh virtualenv with the repaired wheel and the test extra"
 "$python" -m venv "$work/venv"
 "$work/venv/bin/pip" install "${repaired[0]}[test]"
 mkdir "$work/run"
-"$work/venv/bin/python" -c "import fastws, importlib.metadata as m; assert m.version('fastws') == fastws.__version__"
+"$work/venv/bin/python" -c "import fastws, importlib.metadata as m; assert m.version('fastws-rfc6455') == fastws.__version__"
 
 step "the whole test suite against the installed wheel (cython and python), from $work/run"
 # The clone's tests/ (its src/ is never on sys.path); the plugin asserts fastws comes

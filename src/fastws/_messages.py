@@ -17,6 +17,7 @@ CONTROL_TOO_LONG = "control frame payload over 125 bytes (RFC 6455 §5.5)"
 LENGTH_MSB = "64-bit payload length with its most significant bit set (RFC 6455 §5.2)"
 FRAME_TOO_BIG = "frame payload of {length} bytes exceeds max_frame_size={limit}"
 AFTER_ERROR = "FrameParser got data after a protocol error"
+IN_USE = "{name} is in use by another thread; use each {name} from one thread at a time"
 
 CLOSE_ONE_BYTE = "close frame payload of 1 byte (RFC 6455 §5.5.1)"
 CLOSE_BAD_CODE = "close code {code} must not be sent (RFC 6455 §7.4)"

@@ -8,8 +8,10 @@ imports this module.
 from __future__ import annotations
 
 import codecs
+import functools
+import threading
 from operator import index as _as_index
-from typing import TYPE_CHECKING, Any, ClassVar, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, List, Optional, Tuple, TypeVar, Union, cast
 
 from . import _messages as msg
 from .codes import DEFAULT_MAX_FRAME_SIZE, OPCODE_TABLE, CloseCode, Opcode, close_code_or_int, is_sendable_close_code
@@ -35,6 +37,39 @@ __all__ = [
 
 _from_bytes = int.from_bytes
 _SERVER, _CLIENT = "server", "client"
+
+
+# -- one thread at a time per object --------------------------------------------------
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+class _OneThreadAtATime:
+    """The extension's per-object guard: while one thread runs a method of a parser,
+    validator or masker, another thread calling into it gets ``RuntimeError`` at once."""
+
+    __slots__ = ("_guard",)
+    _guard: threading.Lock
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        self = super().__new__(cls)
+        self._guard = threading.Lock()
+        return self
+
+
+def _exclusive(method: _Method) -> _Method:
+    message = msg.IN_USE.format(name=method.__qualname__.split(".")[0])
+
+    @functools.wraps(method)
+    def guarded(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not self._guard.acquire(False):
+            raise RuntimeError(message)
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._guard.release()
+
+    return cast(_Method, guarded)
 
 
 # -- SIMD levels: none here, Python has no kernels -----------------------------------
@@ -123,16 +158,21 @@ def apply_mask_into(buffer: Any, mask: Any) -> None:
         view[:] = _xor(view, key, length)
 
 
-class Masker:
+class Masker(_OneThreadAtATime):
     """Masks a payload that arrives in pieces: each ``process`` call continues the
     mask where the previous one stopped."""
 
     __slots__ = ("_key", "_phase")
 
     def __init__(self, mask: Any) -> None:
-        self._key = _mask_key(mask)
+        self._start(_mask_key(mask))
+
+    @_exclusive
+    def _start(self, key: bytes) -> None:
+        self._key = key
         self._phase = 0
 
+    @_exclusive
     def process(self, data: Any) -> bytes:
         data = _contiguous(data)
         length = len(data)
@@ -143,6 +183,7 @@ class Masker:
         self._phase = (phase + length) & 3
         return _xor(data, key, length)
 
+    @_exclusive
     def reset(self) -> None:
         """Starts the mask over, for the next payload."""
         self._phase = 0
@@ -194,7 +235,7 @@ def validate_utf8(data: Any) -> bool:
     return True
 
 
-class Utf8Validator:
+class Utf8Validator(_OneThreadAtATime):
     """Validates a text that arrives in chunks, failing at the first byte that can
     no longer begin valid UTF-8 (RFC 6455 §8.1)."""
 
@@ -203,6 +244,7 @@ class Utf8Validator:
     def __init__(self) -> None:
         self.reset()
 
+    @_exclusive
     def reset(self) -> None:
         """Forgets everything fed, for the next text."""
         self._decoder = _NewUtf8Decoder()
@@ -211,6 +253,7 @@ class Utf8Validator:
         self._error: Optional[int] = None
 
     @property
+    @_exclusive
     def position(self) -> int:
         """Bytes fed so far (up to the error, once one is found)."""
         return self._offset if self._error is None else self._error
@@ -219,6 +262,7 @@ class Utf8Validator:
         self._error = position
         raise InvalidUtf8(position)
 
+    @_exclusive
     def feed(self, chunk: Any) -> None:
         """Raises ``InvalidUtf8`` as soon as the text fed so far cannot be valid."""
         if self._error is not None:
@@ -245,6 +289,7 @@ class Utf8Validator:
             if found >= 0:
                 self._fail(self._offset - len(held) + found)
 
+    @_exclusive
     def finish(self) -> None:
         """Raises ``InvalidUtf8`` (position = bytes fed) if the text ends inside a character."""
         if self._error is not None:
@@ -472,7 +517,7 @@ def encode_frame(
     return header + key + (_xor(data, key, length) if length else b"")
 
 
-class FrameParser:
+class FrameParser(_OneThreadAtATime):
     """Turns the bytes one endpoint receives into frames (RFC 6455 §5).
 
     ``role`` is the receiving endpoint's: a "server" parses a client's frames, which
@@ -481,6 +526,7 @@ class FrameParser:
 
     __slots__ = ("_buffer", "_masked", "_max_frame_size", "_allow_rsv1", "_first_bytes", "_failed_code", "_pending_header_length")
 
+    @_exclusive
     def __init__(self, role: str, *, max_frame_size: Optional[int] = DEFAULT_MAX_FRAME_SIZE, allow_rsv1: bool = False) -> None:
         if role != _SERVER and role != _CLIENT:
             raise ValueError(msg.BAD_ROLE.format(role=role))
@@ -498,6 +544,7 @@ class FrameParser:
         # arriving; 0 when there is none.
         self._pending_header_length = 0
 
+    @_exclusive
     def feed(self, data: Any) -> List[Frame]:
         """Returns the frames that ``data`` completed; keeps an unfinished one's bytes."""
         if self._failed_code:
@@ -559,12 +606,16 @@ class FrameParser:
         return frames
 
     @property
+    @_exclusive
     def pending_header(self) -> Optional[FrameHeader]:
         """The header of the frame whose payload is still arriving, or None.
 
         With ``pending_payload`` it lets a protocol act on a frame before its end
         arrives, for example to reject invalid UTF-8 at once (RFC 6455 §8.1).
         """
+        return self._pending_header()
+
+    def _pending_header(self) -> Optional[FrameHeader]:
         if not self._pending_header_length:
             return None
         return parse_header(self._buffer)
@@ -574,10 +625,11 @@ class FrameParser:
         """How many received bytes the parser holds: those of the frame not complete yet."""
         return len(self._buffer)
 
+    @_exclusive
     def pending_payload(self, start: int = 0) -> Optional[bytes]:
         """The unmasked payload bytes of the pending frame received so far, from
         ``start`` on; None when no frame is pending."""
-        header = self.pending_header
+        header = self._pending_header()
         if header is None:
             return None
         data = self._buffer[header.header_length :]

@@ -1,10 +1,17 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-# cython: embedsignature=True, auto_pickle=False, freethreading_compatible=False
+# cython: embedsignature=True, auto_pickle=False, freethreading_compatible=True
 """The Cython implementation: the hot paths over the C kernels in ``_kernels/``.
 
 It mirrors ``_pure`` name for name and behaviour for behaviour (``_pure`` is the
 specification, and the test suite runs every test against both). Nothing but
 ``_impl`` imports this module.
+
+Threads: the module is declared free-threading compatible. The objects with mutable state
+(``FrameParser``, ``Utf8Validator``, ``Masker``) hold a per-object guard while a method runs;
+a second thread calling into the same object meanwhile gets a ``RuntimeError`` at once, so
+their C state (buffers, positions, the parser's hand-managed payload reference) is never
+touched by two threads together. Everything else is stateless or immutable, and the SIMD
+level is switched atomically (``_kernels/atomics.h``).
 """
 
 cimport cython
@@ -46,6 +53,10 @@ cdef extern from "_kernels/kernels.h" nogil:
     void fastws_mask(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t *key, unsigned phase)
     size_t fastws_utf8_valid_upto(const uint8_t *s, size_t n)
     size_t fastws_utf8_dfa(uint32_t *state, const uint8_t *s, size_t n)
+
+cdef extern from "_kernels/atomics.h" nogil:
+    bint fastws_guard_enter(long *flag)
+    void fastws_guard_leave(long *flag)
 
 __all__ = [
     "Frame",
@@ -120,6 +131,16 @@ cdef void _select_initial_level() except *:
 
 
 _select_initial_level()
+
+
+# -- one thread at a time per object --------------------------------------------------
+
+cdef int _enter(long *guard, str name) except -1:
+    """Takes an object's guard, or raises if another thread holds it. Pair with
+    ``fastws_guard_leave`` in a ``finally``."""
+    if not fastws_guard_enter(guard):
+        raise RuntimeError(msg.IN_USE.format(name=name))
+    return 0
 
 
 # -- input conversion -----------------------------------------------------------------
@@ -205,25 +226,36 @@ cdef class Masker:
 
     cdef uint8_t _key[4]
     cdef unsigned _phase
+    cdef long _guard
 
     def __init__(self, mask):
-        _read_key(mask, self._key)
+        cdef uint8_t key[4]
+        _read_key(mask, key)
+        _enter(&self._guard, "Masker")
+        memcpy(self._key, key, 4)
         self._phase = 0
+        fastws_guard_leave(&self._guard)
 
     def process(self, data):
         cdef Py_buffer view
         _acquire(data, &view)
         try:
-            out = PyBytes_FromStringAndSize(NULL, view.len)
-            fastws_mask(<uint8_t *>PyBytes_AS_STRING(out), <const uint8_t *>view.buf, view.len, self._key, self._phase)
-            self._phase = (self._phase + <size_t>view.len) & 3
-            return out
+            _enter(&self._guard, "Masker")
+            try:
+                out = PyBytes_FromStringAndSize(NULL, view.len)
+                fastws_mask(<uint8_t *>PyBytes_AS_STRING(out), <const uint8_t *>view.buf, view.len, self._key, self._phase)
+                self._phase = (self._phase + <size_t>view.len) & 3
+                return out
+            finally:
+                fastws_guard_leave(&self._guard)
         finally:
             PyBuffer_Release(&view)
 
     def reset(self):
         """Starts the mask over, for the next payload."""
+        _enter(&self._guard, "Masker")
         self._phase = 0
+        fastws_guard_leave(&self._guard)
 
 
 # -- UTF-8 (RFC 3629) -----------------------------------------------------------------
@@ -261,23 +293,36 @@ cdef class Utf8Validator:
     cdef uint32_t _state
     cdef Py_ssize_t _offset
     cdef Py_ssize_t _error  # -1 while valid
+    cdef long _guard
 
     def __init__(self):
         self.reset()
 
     def reset(self):
         """Forgets everything fed, for the next text."""
+        _enter(&self._guard, "Utf8Validator")
         self._state = FASTWS_UTF8_ACCEPT
         self._offset = 0
         self._error = -1
+        fastws_guard_leave(&self._guard)
 
     @property
     def position(self):
         """Bytes fed so far (up to the error, once one is found)."""
-        return self._offset if self._error < 0 else self._error
+        _enter(&self._guard, "Utf8Validator")
+        position = self._offset if self._error < 0 else self._error
+        fastws_guard_leave(&self._guard)
+        return position
 
     def feed(self, chunk):
         """Raises ``InvalidUtf8`` as soon as the text fed so far cannot be valid."""
+        _enter(&self._guard, "Utf8Validator")
+        try:
+            self._feed(chunk)
+        finally:
+            fastws_guard_leave(&self._guard)
+
+    cdef int _feed(self, chunk) except -1:
         cdef Py_buffer view
         cdef const uint8_t *text
         cdef size_t length, position = 0
@@ -300,15 +345,21 @@ cdef class Utf8Validator:
             self._error = self._offset + position
             raise InvalidUtf8(self._error)
         self._offset += length
+        return 0
 
     def finish(self):
         """Raises ``InvalidUtf8`` (position = bytes fed) if the text ends inside a character."""
-        if self._error >= 0:
-            raise InvalidUtf8(self._error)
-        if self._state != FASTWS_UTF8_ACCEPT:
-            self._error = self._offset
-            self._state = FASTWS_UTF8_REJECT
-            raise InvalidUtf8(self._error)
+        cdef Py_ssize_t error
+        _enter(&self._guard, "Utf8Validator")
+        try:
+            if self._error < 0 and self._state != FASTWS_UTF8_ACCEPT:
+                self._error = self._offset
+                self._state = FASTWS_UTF8_REJECT
+            error = self._error
+        finally:
+            fastws_guard_leave(&self._guard)
+        if error >= 0:
+            raise InvalidUtf8(error)
 
 
 # -- frames (RFC 6455 §5.2) -----------------------------------------------------------
@@ -583,6 +634,7 @@ cdef class FrameParser:
     # grows geometrically (so memory follows what arrived, not what was announced).
     cdef PyObject *_partial
     cdef Py_ssize_t _partial_have
+    cdef long _guard
 
     def __cinit__(self):
         self._partial = NULL
@@ -594,12 +646,16 @@ cdef class FrameParser:
             max_frame_size = (1 << 63) - 1
         elif type(max_frame_size) is not int or max_frame_size < 0:
             raise ValueError(msg.BAD_LIMIT)
+        cdef uint64_t limit = min(max_frame_size, (1 << 63) - 1)
+        cdef bint rsv1 = allow_rsv1
+        _enter(&self._guard, "FrameParser")
         self._masked = role == "server"
-        self._max_frame_size = min(max_frame_size, (1 << 63) - 1)
-        self._allow_rsv1 = allow_rsv1
+        self._max_frame_size = limit
+        self._allow_rsv1 = rsv1
         self._failed_code = 0
         self._header_have = 0
         self._drop_partial()
+        fastws_guard_leave(&self._guard)
 
     def __dealloc__(self):
         Py_XDECREF(self._partial)
@@ -691,6 +747,13 @@ cdef class FrameParser:
         With ``pending_payload`` it lets a protocol act on a frame before its end
         arrives, for example to reject invalid UTF-8 at once (RFC 6455 §8.1).
         """
+        _enter(&self._guard, "FrameParser")
+        try:
+            return self._pending_header()
+        finally:
+            fastws_guard_leave(&self._guard)
+
+    cdef object _pending_header(self):
         if self._partial is NULL:
             return None
         return FrameHeader(
@@ -715,14 +778,25 @@ cdef class FrameParser:
     def pending_payload(self, Py_ssize_t start=0):
         """The unmasked payload bytes of the pending frame received so far, from
         ``start`` on; None when no frame is pending."""
-        if self._partial is NULL:
-            return None
-        if not 0 <= start <= self._partial_have:
-            raise ValueError(msg.BAD_OFFSET.format(offset=start, length=self._partial_have))
-        return PyBytes_FromStringAndSize(PyBytes_AS_STRING(<object>self._partial) + start, self._partial_have - start)
+        _enter(&self._guard, "FrameParser")
+        try:
+            if self._partial is NULL:
+                return None
+            if not 0 <= start <= self._partial_have:
+                raise ValueError(msg.BAD_OFFSET.format(offset=start, length=self._partial_have))
+            return PyBytes_FromStringAndSize(PyBytes_AS_STRING(<object>self._partial) + start, self._partial_have - start)
+        finally:
+            fastws_guard_leave(&self._guard)
 
     def feed(self, data):
         """Returns the frames that ``data`` completed; keeps an unfinished one's bytes."""
+        _enter(&self._guard, "FrameParser")
+        try:
+            return self._feed(data)
+        finally:
+            fastws_guard_leave(&self._guard)
+
+    cdef list _feed(self, data):
         cdef Py_buffer view
         cdef const uint8_t *buf
         cdef Py_ssize_t size, position = 0, header_length, take, had

@@ -66,6 +66,16 @@ native() {
 native gcc
 native clang
 
+# Threads under ThreadSanitizer (test_threads.c): the SIMD switch racing the kernels, and the
+# per-object guard the extension takes (atomics.h). The kernels before the atomic switch fail it.
+if command -v gcc >/dev/null 2>&1 && supports gcc -fsanitize=thread -pthread; then
+    run "gcc ThreadSanitizer build" gcc "${warn[@]}" -D_POSIX_C_SOURCE=200809L -O1 -g -fsanitize=thread -pthread \
+        "$kernels"/*.c "$here/test_threads.c" -o "$out/test-tsan" &&
+        run "ThreadSanitizer test" env TSAN_OPTIONS=halt_on_error=1 "$out/test-tsan"
+else
+    echo "--- gcc: ThreadSanitizer unavailable, skipped"
+fi
+
 # What architectures other than x86-64/aarch64 get: scalar kernels only.
 if command -v gcc >/dev/null 2>&1; then
     run "gcc scalar-only build (-DFASTWS_DISABLE_SIMD)" gcc "${warn[@]}" -O2 -DFASTWS_DISABLE_SIMD \

@@ -1,10 +1,13 @@
 /* Chooses the kernels for the CPU at run time.
  *
- * Thread safety: fastws_simd_init and fastws_simd_set write plain globals. The extension
- * calls fastws_simd_init once at module import (under the GIL) and fastws_simd_set only
- * from tests, so no locking is done; the kernel pointers start at the scalar kernels,
- * which run everywhere, so a call before init is merely slower. */
+ * Thread safety: the extension calls fastws_simd_init once at module import (under the
+ * import lock); fastws_simd_set may run while other threads mask or validate (tests do
+ * it, free-threaded interpreters run them in parallel), so the kernel pointers and the
+ * level are read and written atomically. A call racing a switch uses either level's
+ * kernel, both correct. The pointers start at the scalar kernels, which run everywhere,
+ * so a call before init is merely slower. */
 #include "kernels_internal.h"
+#include "atomics.h"
 
 #if defined(FASTWS_ARCH_X86_64) && defined(_MSC_VER)
 #include <intrin.h>
@@ -12,12 +15,12 @@
 #include <cpuid.h>
 #endif
 
-static int g_initialized;
+static FASTWS_SHARED int g_initialized;
 static int g_best = FASTWS_SIMD_SCALAR;
-static int g_current = FASTWS_SIMD_SCALAR;
+static FASTWS_SHARED int g_current = FASTWS_SIMD_SCALAR;
 static unsigned g_supported = 1u << FASTWS_SIMD_SCALAR;
-static fastws_mask_fn g_mask = fastws_mask_scalar;
-static fastws_utf8_fn g_utf8 = fastws_utf8_valid_upto_scalar;
+static fastws_mask_fn FASTWS_SHARED g_mask = fastws_mask_scalar;
+static fastws_utf8_fn FASTWS_SHARED g_utf8 = fastws_utf8_valid_upto_scalar;
 
 #ifdef FASTWS_ARCH_X86_64
 /* regs = {eax, ebx, ecx, edx} of cpuid(leaf, subleaf). */
@@ -86,7 +89,7 @@ static unsigned detect_x86_64(void)
 void fastws_simd_init(void)
 {
     int level;
-    if (g_initialized)
+    if (FASTWS_LOAD(g_initialized))
         return;
 #if defined(FASTWS_ARCH_X86_64)
     g_supported = detect_x86_64();
@@ -99,7 +102,7 @@ void fastws_simd_init(void)
     for (level = FASTWS_SIMD_SCALAR; level <= FASTWS_SIMD_NEON; level++)
         if (g_supported & (1u << level))
             g_best = level; /* levels supported on one arch are ordered by speed */
-    g_initialized = 1;
+    FASTWS_STORE(g_initialized, 1);
     fastws_simd_set(g_best);
 }
 
@@ -147,13 +150,13 @@ int fastws_simd_set(int level)
     default:
         break;
     }
-    g_mask = mask;
-    g_utf8 = utf8;
-    g_current = level;
+    FASTWS_STORE(g_mask, mask);
+    FASTWS_STORE(g_utf8, utf8);
+    FASTWS_STORE(g_current, level);
     return 0;
 }
 
-int fastws_simd_get(void) { return g_current; }
+int fastws_simd_get(void) { return FASTWS_LOAD(g_current); }
 
 const char *fastws_simd_name(int level)
 {
@@ -172,7 +175,7 @@ const char *fastws_simd_name(int level)
 void fastws_mask(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[4], unsigned phase)
 {
     if (n)
-        g_mask(dst, src, n, key, phase & 3u);
+        FASTWS_LOAD(g_mask)(dst, src, n, key, phase & 3u);
 }
 
-size_t fastws_utf8_valid_upto(const uint8_t *s, size_t n) { return n ? g_utf8(s, n) : 0; }
+size_t fastws_utf8_valid_upto(const uint8_t *s, size_t n) { return n ? FASTWS_LOAD(g_utf8)(s, n) : 0; }

@@ -270,7 +270,10 @@ def measure(case: Case, contenders: Sequence[Contender], repeat: int, sample_ns:
         if enabled:
             gc.enable()
     return [
-        Result(case.operation, case.name, contender.label, contender.kind, statistics.median(samples) / loops, loops, len(samples), case.payload_bytes, case.frames)
+        Result(
+            case.operation, case.name, contender.label, contender.kind, statistics.median(samples) / loops, loops, len(samples),
+            case.payload_bytes, case.frames,
+        )
         for contender, module, call, loops, samples in runners
     ]
 
@@ -388,7 +391,7 @@ def _table(results: Sequence[Result], out: TextIO) -> None:
         previous = result
 
 
-# -- the goals of issue 3 -----------------------------------------------------------
+# -- performance goals: fastws against its peers, same run ---------------------------
 
 
 Key = Tuple[str, str, str]  # a result's (operation, case, label); label "best peer": the case's fastest peer
@@ -396,7 +399,7 @@ Pair = Tuple[Key, Key]  # (fastws' result, the one it is measured against)
 
 
 def goals(selected: str) -> List[Tuple[str, float, List[Pair], Optional[float]]]:
-    """(text, threshold, pairs, time limit in ns) for every goal of issue 3. A pair's
+    """(text, threshold, pairs, time limit in ns) for every performance goal. A pair's
     ratio is the other's time over fastws' time; with a time limit, the limit over
     fastws' time (the pair's other side is unused)."""
     fast, pure = f"fastws {selected}", "fastws python"
@@ -413,7 +416,12 @@ def goals(selected: str) -> List[Tuple[str, float, List[Pair], Optional[float]]]
         ("apply_mask >= 1.3x websockets, 8-125 B", 1.3, versus("apply_mask", sizes[:2], "websockets"), None),
         ("apply_mask_into >= 1.0x aiohttp, 8-125 B", 1.0, versus("apply_mask_into", sizes[:2], "aiohttp"), None),
         ("apply_mask_into >= 1.3x aiohttp, 16 KiB to 1 MiB", 1.3, versus("apply_mask_into", sizes[3:6], "aiohttp"), None),
-        ("validate_utf8 >= 1.5x bytes.decode on ASCII, 4 KiB up", 1.5, versus("validate_utf8", [f"ascii {_size_name(s)}" for s in UTF8_SIZES], "bytes.decode"), None),
+        (
+            "validate_utf8 >= 1.5x bytes.decode on ASCII, 4 KiB up",
+            1.5,
+            versus("validate_utf8", [f"ascii {_size_name(s)}" for s in UTF8_SIZES], "bytes.decode"),
+            None,
+        ),
         ("validate_utf8 >= 5x bytes.decode, non-ASCII 64 KiB", 5.0, versus("validate_utf8", [f"{t} 64 KiB" for t in texts], "bytes.decode"), None),
         ("validate_utf8 >= 10x bytes.decode, non-ASCII 1 MiB", 10.0, versus("validate_utf8", [f"{t} 1 MiB" for t in texts], "bytes.decode"), None),
         ("validate_utf8 rejects 1 MiB (bad first byte) < 1 µs", 1.0, [(("validate_utf8", "reject 1 MiB", fast),) * 2], 1000.0),
@@ -467,7 +475,7 @@ def evaluate_goals(results: Sequence[Result], selected: str) -> List[Dict[str, A
 
 
 def _print_goals(report: Sequence[Dict[str, Any]], out: TextIO) -> None:
-    print("\ngoals of issue 3 (worst ratio over the goal's cases; same run)", file=out)
+    print("\nperformance goals (worst ratio over the goal's cases; same run)", file=out)
     for entry in report:
         if entry["ratio"] is None:
             verdict = "n/a (not measured: a peer missing, or --quick)"
