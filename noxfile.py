@@ -50,7 +50,9 @@ def _copy_work_tree(session: nox.Session) -> Path:
     shutil.rmtree(destination, ignore_errors=True)
     listing = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT, check=True, capture_output=True,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
     ).stdout.decode()
     for name in filter(None, listing.split("\0")):
         source = ROOT / name
@@ -75,7 +77,15 @@ def tests(session: nox.Session) -> None:
     run.mkdir()
     session.chdir(run)
     session.run(
-        "python", "-m", "pytest", str(source / "tests"), "-p", "nox_installed_check", "-p", "no:cacheprovider", "-q",
+        "python",
+        "-m",
+        "pytest",
+        str(source / "tests"),
+        "-p",
+        "nox_installed_check",
+        "-p",
+        "no:cacheprovider",
+        "-q",
         *session.posargs,
         # The browser test checks the chat example in Chromium, not the build: .ci/run runs it;
         # so are the Redis tests (redis-py is an extra, and needs Python 3.10+).

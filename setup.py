@@ -106,7 +106,9 @@ class OptionalBuildExt(build_ext):
     def _give_up(self, error):
         if MODE == "yes":
             raise error
-        print(f"WARNING: fastws is installed without its C extension ({error}); the pure-Python implementation will be used.", file=sys.stderr)
+        print(
+            f"WARNING: fastws is installed without its C extension ({error}); the pure-Python implementation will be used.", file=sys.stderr
+        )
 
 
 def extensions():

@@ -18,7 +18,14 @@ MAX_MESSAGE_SIZE = 2**25
 
 async def run_case(server: str, number: int, agent: str) -> None:
     try:
-        ws = await connect(f"{server}/runCase?case={number}&agent={agent}", max_message_size=MAX_MESSAGE_SIZE, max_fragments=None, ping_interval=None, max_queue=64, close_timeout=5.0)
+        ws = await connect(
+            f"{server}/runCase?case={number}&agent={agent}",
+            max_message_size=MAX_MESSAGE_SIZE,
+            max_fragments=None,
+            ping_interval=None,
+            max_queue=64,
+            close_timeout=5.0,
+        )
     except (InvalidHandshake, OSError) as error:
         print(f"case {number}: {error}", file=sys.stderr)
         return

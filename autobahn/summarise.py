@@ -32,7 +32,11 @@ def main(argv: list) -> int:
         return 1
     behavior = collections.Counter(result["behavior"] for result in results.values())
     closing = collections.Counter(result["behaviorClose"] for result in results.values())
-    bad = [case for case in sorted(results, key=_key) if results[case]["behavior"] not in PASSING or results[case]["behaviorClose"] not in PASSING]
+    bad = [
+        case
+        for case in sorted(results, key=_key)
+        if results[case]["behavior"] not in PASSING or results[case]["behaviorClose"] not in PASSING
+    ]
     counts = ", ".join(f"{count} {name}" for name, count in behavior.most_common())
     close_counts = ", ".join(f"{count} {name}" for name, count in closing.most_common())
     print(f"Autobahn {label}: {len(results)} cases{seconds}: behavior {counts}; behaviorClose {close_counts}")

@@ -254,7 +254,13 @@ def served(result: Optional[float], cap: float) -> str:
 FLOODS = {
     # name: (clients, opening, repeated block, frame size, the clients read)
     "ping-flood": (50, b"", frame(b"ping", MASK, opcode=0x9) * 6000, len(frame(b"ping", MASK, opcode=0x9)), False),
-    "fragment-flood": (200, frame(b"x", MASK, fin=False), frame(b"x", MASK, opcode=0x0, fin=False) * 9000, len(frame(b"x", MASK, opcode=0x0, fin=False)), True),
+    "fragment-flood": (
+        200,
+        frame(b"x", MASK, fin=False),
+        frame(b"x", MASK, opcode=0x0, fin=False) * 9000,
+        len(frame(b"x", MASK, opcode=0x0, fin=False)),
+        True,
+    ),
     "slow-readers": (100, b"", frame(bytes(65536), MASK), len(frame(bytes(65536), MASK)), False),
 }
 
@@ -341,7 +347,7 @@ def half_open(kinds: List[str], arguments: argparse.Namespace, peers_python: str
             running.append((kind, process, sock, time.monotonic()))
             results[kind] = {"dropped_s": None, "code": None}
         selector = selectors.DefaultSelector()
-        for kind, process, sock, opened in running:
+        for kind, _process, sock, opened in running:
             selector.register(sock, selectors.EVENT_READ, (kind, opened, bytearray()))
         deadline = time.monotonic() + arguments.half_open_seconds
         while selector.get_map() and time.monotonic() < deadline:
@@ -391,8 +397,12 @@ def table(results: Dict[str, Dict[str, Dict[str, Any]]], kinds: List[str], attac
         if attack in FLOODS:
             count = FLOODS[attack][0]
             unit = {"ping-flood": "ping", "fragment-flood": "fragment", "slow-readers": "message"}[attack]
-            print(f"{attack}: {count} clients, {arguments.seconds:g} s; RSS growth in MiB; server CPU per {unit} it read; a new client's handshake+echo")
-            print(f"{'server':<12}{'RSS@10s':>9}{'peak':>9}{'µs/' + unit:>14}{'frames read':>12}{'during':>16}{'after':>16}  connections ended (how: count)")
+            print(
+                f"{attack}: {count} clients, {arguments.seconds:g} s; RSS growth in MiB; server CPU per {unit} it read; a new client's handshake+echo"
+            )
+            print(
+                f"{'server':<12}{'RSS@10s':>9}{'peak':>9}{'µs/' + unit:>14}{'frames read':>12}{'during':>16}{'after':>16}  connections ended (how: count)"
+            )
             for kind, row in rows.items():
                 if "error" in row:
                     print(f"{kind:<12}  missing: {row['error']}")
@@ -423,6 +433,7 @@ def outcome(attack: str, row: Dict[str, Any], arguments: argparse.Namespace) -> 
         return f"still running after {arguments.shutdown_cap:g} s (killed)"
     return f"exited after {row['exit_s']:.2f} s (status {row['returncode']})"
 
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10.0, help="per flood (default 10)")
@@ -446,7 +457,9 @@ def main() -> int:
                 results[kind][attack] = row
         for kind in kinds if attack != "half-open" else ():
             print(f"{attack} against {kind} ...", file=sys.stderr, flush=True)
-            results[kind][attack] = shutdown(kind, arguments, peers_python) if attack == "shutdown" else flood(kind, attack, arguments, peers_python)
+            results[kind][attack] = (
+                shutdown(kind, arguments, peers_python) if attack == "shutdown" else flood(kind, attack, arguments, peers_python)
+            )
     table(results, kinds, attacks, arguments)
     if arguments.json:
         Path(arguments.json).write_text(json.dumps(results, indent=2))

@@ -91,7 +91,7 @@ def frame(payload: bytes, mask: Optional[bytes], opcode: int = 0x2, fin: bool = 
 def text_payload(size: int) -> bytes:
     """``size`` bytes of UTF-8: ASCII with a 2-, 3- or 4-byte character every 64."""
     rng = random.Random(size)
-    ascii_chars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,.:{}\""
+    ascii_chars = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,.:{}"'
     wide = ["é", "€", "😀"]
     out = bytearray()
     while len(out) < size:
@@ -387,12 +387,20 @@ def cell(result: Dict[str, Any], name: str, digits: int) -> str:
     return "fail" if name in result["errors"] else "-" if value is None else f"{value:,.{digits}f}"
 
 
-def block(title: str, columns: List[Tuple[str, str, bool]], extra: List[Tuple[str, str, bool]], results: Dict[str, Dict[str, Any]], baselines: List[str]) -> List[str]:
+def block(
+    title: str,
+    columns: List[Tuple[str, str, bool]],
+    extra: List[Tuple[str, str, bool]],
+    results: Dict[str, Dict[str, Any]],
+    baselines: List[str],
+) -> List[str]:
     """One table of figures, then the speed-ups of ``columns`` over each baseline."""
     lines = [title, row("server", [label for _, label, _ in columns + extra])]
     for kind, result in results.items():
         if "figures" not in result:
-            lines.append(f"{kind:<{NAME_WIDTH}}  {'missing' if 'missing' in result else 'failed'}: {result.get('missing') or result.get('failed')}")
+            lines.append(
+                f"{kind:<{NAME_WIDTH}}  {'missing' if 'missing' in result else 'failed'}: {result.get('missing') or result.get('failed')}"
+            )
             continue
         cells = [cell(result, name, 0 if higher else 1) for name, _, higher in columns]
         lines.append(row(kind, cells + [cell(result, name, 2) for name, _, _ in extra]))
@@ -460,16 +468,27 @@ def main() -> int:
             parser.error(f"no loop called {name!r}; choose from {', '.join(LOOPS)}")
     runs = [(kind, "none" if kind in LOOPLESS else loop) for loop in loops for kind in kinds]
     runs = list(dict.fromkeys(runs))
-    print(f"echo over loopback: {len(runs)} servers, {arguments.rounds} round(s) of {arguments.seconds:g} s per figure; "
-          f"CPython {platform.python_version()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}", flush=True)
+    print(
+        f"echo over loopback: {len(runs)} servers, {arguments.rounds} round(s) of {arguments.seconds:g} s per figure; "
+        f"CPython {platform.python_version()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     started = time.perf_counter()
     measured: Dict[Tuple[str, str], List[Dict[str, Any]]] = {run: [] for run in runs}
     for index in range(arguments.rounds):
-        order = runs[index % len(runs):] + runs[: index % len(runs)]
+        order = runs[index % len(runs) :] + runs[: index % len(runs)]
         for kind, loop in order:
             result = measure(kind, loop, peers_python, arguments.seconds)
             measured[(kind, loop)].append(result)
-            state = "missing" if "missing" in result else "failed" if "failed" in result else f"{len(result['errors'])} errors" if result["errors"] else "ok"
+            state = (
+                "missing"
+                if "missing" in result
+                else "failed"
+                if "failed" in result
+                else f"{len(result['errors'])} errors"
+                if result["errors"]
+                else "ok"
+            )
             print(f"  round {index + 1}: {kind} on {loop}: {state}", file=sys.stderr, flush=True)
     results: Dict[str, Dict[str, Dict[str, Any]]] = {}
     for (kind, loop), rounds in measured.items():
@@ -478,7 +497,9 @@ def main() -> int:
         shown = {kind: results["none" if kind in LOOPLESS else loop][kind] for kind in kinds}
         print()
         print("\n".join(table(loop, shown, BASELINES)))
-    versions = sorted({result["version"].split(" on ")[0] for by_kind in results.values() for result in by_kind.values() if result.get("version")})
+    versions = sorted(
+        {result["version"].split(" on ")[0] for by_kind in results.values() for result in by_kind.values() if result.get("version")}
+    )
     print(f"\nversions: {', '.join(versions)}; {time.perf_counter() - started:.0f} s in all")
     if arguments.json:
         meta = {

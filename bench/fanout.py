@@ -269,7 +269,9 @@ async def run_case(kind: str, url: str, clients: int, size: int, deflate: bool, 
             await opened
             counters.append(counter)  # type: ignore[arg-type]
         for port in ports:
-            ws = await aio.connect(f"ws://{HOST}:{port}{path}", compression="deflate" if deflate else None, ping_interval=None, max_message_size=None)
+            ws = await aio.connect(
+                f"ws://{HOST}:{port}{path}", compression="deflate" if deflate else None, ping_interval=None, max_message_size=None
+            )
             if kind == "socketio":
                 await ws.send("40")
             probes.append(Probe(ws, kind == "socketio"))
@@ -378,12 +380,17 @@ def main() -> None:
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     port = free_port()
-    redis = subprocess.Popen(["redis-server", "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    redis = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL
+    )
     url = f"redis://{HOST}:{port}/0"
     results = []
     try:
         time.sleep(0.5)
-        print(f"{'contender':<12} {'size':>5} {'deflate':>7} {'published':>9} {'delivered/s':>12} {'of expected':>11} {'srv µs/msg':>10} {'p50 ms':>8} {'p99 ms':>8}", flush=True)
+        print(
+            f"{'contender':<12} {'size':>5} {'deflate':>7} {'published':>9} {'delivered/s':>12} {'of expected':>11} {'srv µs/msg':>10} {'p50 ms':>8} {'p99 ms':>8}",  # noqa: E501
+            flush=True,
+        )
         for deflate in [mode == "on" for mode in arguments.deflate.split(",")]:
             for size in [int(size) for size in arguments.sizes.split(",")]:
                 for kind in arguments.only.split(","):
@@ -391,7 +398,7 @@ def main() -> None:
                     results.append(row)
                     print(
                         f"{kind:<12} {size:>5} {'on' if deflate else 'off':>7} {row['published']:>9} {row['delivered_per_s']:>12,.0f} "
-                        f"{row['delivered'] / max(row['expected'], 1):>10.1%} {row['server_cpu_us_per_delivery']:>10.2f} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f}",
+                        f"{row['delivered'] / max(row['expected'], 1):>10.1%} {row['server_cpu_us_per_delivery']:>10.2f} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f}",  # noqa: E501
                         flush=True,
                     )
     finally:

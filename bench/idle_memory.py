@@ -37,12 +37,16 @@ class Idle(asyncio.Protocol):
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
         key = base64.b64encode(os.urandom(16)).decode()
-        transport.write(f"GET / HTTP/1.1\r\nHost: {HOST}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+        transport.write(
+            f"GET / HTTP/1.1\r\nHost: {HOST}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()  # noqa: E501
+        )
 
     def data_received(self, data: bytes) -> None:
         self.head += data
         if not self.opened.done() and b"\r\n\r\n" in self.head:
-            self.opened.set_result(None) if self.head.startswith(b"HTTP/1.1 101") else self.opened.set_exception(RuntimeError(self.head[:100]))
+            self.opened.set_result(None) if self.head.startswith(b"HTTP/1.1 101") else self.opened.set_exception(
+                RuntimeError(self.head[:100])
+            )
 
 
 async def open_all(port: int, count: int) -> List[Any]:
@@ -71,7 +75,10 @@ def main() -> None:
         with socket.socket() as sock:
             sock.bind((HOST, 0))
             port = sock.getsockname()[1]
-        server = subprocess.Popen([sys.executable, str(HERE / "echo_servers.py"), kind, str(port)], preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard)))
+        server = subprocess.Popen(
+            [sys.executable, str(HERE / "echo_servers.py"), kind, str(port)],
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard)),
+        )
         try:
             for _ in range(200):
                 try:
@@ -91,7 +98,10 @@ def main() -> None:
                 return after
 
             after = asyncio.run(run())
-            print(f"{kind:<12} {arguments.connections:>11} {before:>8} KiB {after:>7} KiB {(after - before) * 1024 / arguments.connections:>11,.0f} B", flush=True)
+            print(
+                f"{kind:<12} {arguments.connections:>11} {before:>8} KiB {after:>7} KiB {(after - before) * 1024 / arguments.connections:>11,.0f} B",
+                flush=True,
+            )
         finally:
             server.kill()
             server.wait()

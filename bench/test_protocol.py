@@ -84,7 +84,6 @@ def test_round_trip_small_messages(benchmark, contender, kind, deflate):  # type
     benchmark(round_trip)
 
 
-
 # -- script mode ------------------------------------------------------------------------
 
 
@@ -99,7 +98,19 @@ def payloads(kind: str, size: int) -> List[Any]:
     for seq in range(BATCH):
         text = ""
         while len(text) < size:
-            text += json.dumps({"seq": seq, "symbol": rng.choice(["EURUSD", "GBPUSD", "USDJPY", "AUDUSD"]), "bid": round(rng.uniform(0.5, 150), 5), "ask": round(rng.uniform(0.5, 150), 5), "volume": rng.randrange(1, 10**6), "side": rng.choice(["buy", "sell"])}) + ","
+            text += (
+                json.dumps(
+                    {
+                        "seq": seq,
+                        "symbol": rng.choice(["EURUSD", "GBPUSD", "USDJPY", "AUDUSD"]),
+                        "bid": round(rng.uniform(0.5, 150), 5),
+                        "ask": round(rng.uniform(0.5, 150), 5),
+                        "volume": rng.randrange(1, 10**6),
+                        "side": rng.choice(["buy", "sell"]),
+                    }
+                )
+                + ","
+            )
         out.append(text[:size])
     return out
 
@@ -225,16 +236,21 @@ def main() -> int:
             rounds[implementation].append(run_worker(implementation, arguments.seconds / arguments.rounds))
     results = {
         implementation: {
-            name: {figure: statistics.median(each[name][figure] for each in taken) for figure in taken[0][name]}
-            for name in taken[0]
+            name: {figure: statistics.median(each[name][figure] for each in taken) for figure in taken[0][name]} for name in taken[0]
         }
         for implementation, taken in rounds.items()
     }
-    print(f"sans-IO client <-> server in memory, {BATCH}+{BATCH} messages a round, messages/s (median round; median of {arguments.rounds} processes)")
+    print(
+        f"sans-IO client <-> server in memory, {BATCH}+{BATCH} messages a round, messages/s (median round; median of {arguments.rounds} processes)"
+    )
     print("case".ljust(22) + "".join(f"{name:>12}" for name in results) + "   zlib's share (same calls, zlib alone)")
     for name, _, _, _ in CASES:
         cells = "".join(f"{figures[name]['msgs_per_s']:>12,.0f}" for figures in results.values())
-        shares = ", ".join(f"{implementation} {figures[name]['zlib_share']:.0%}" for implementation, figures in results.items() if "zlib_share" in figures[name])
+        shares = ", ".join(
+            f"{implementation} {figures[name]['zlib_share']:.0%}"
+            for implementation, figures in results.items()
+            if "zlib_share" in figures[name]
+        )
         print(name.ljust(22) + cells + (f"   {shares}" if shares else ""))
     if arguments.json:
         Path(arguments.json).write_text(json.dumps(results, indent=2))

@@ -111,7 +111,7 @@ def start(ws: str) -> Tuple[subprocess.Popen, int]:
             return process, port
         except OSError:
             if process.poll() is not None:
-                raise RuntimeError((process.stderr.read() or b"").decode()[-500:])  # type: ignore[union-attr]
+                raise RuntimeError((process.stderr.read() or b"").decode()[-500:]) from None  # type: ignore[union-attr]
             time.sleep(0.05)
     process.kill()
     raise RuntimeError(f"{ws} did not start")
@@ -273,7 +273,9 @@ def main() -> int:
     names = options.only.split(",")
     import uvicorn
 
-    print(f"uvicorn {uvicorn.__version__} (httptools), Python {sys.version.split()[0]}, medians of {options.rounds} rounds of {options.seconds} s")
+    print(
+        f"uvicorn {uvicorn.__version__} (httptools), Python {sys.version.split()[0]}, medians of {options.rounds} rounds of {options.seconds} s"
+    )
     samples: Dict[str, Dict[str, List[float]]] = {name: {} for name in names}
     for round_index in range(options.rounds):
         shift = round_index % len(names)

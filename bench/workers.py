@@ -39,7 +39,9 @@ class Load(asyncio.Protocol):
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
         key = base64.b64encode(os.urandom(16)).decode()
-        transport.write(f"GET / HTTP/1.1\r\nHost: {HOST}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+        transport.write(
+            f"GET / HTTP/1.1\r\nHost: {HOST}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()  # noqa: E501
+        )
 
     def data_received(self, data: bytes) -> None:
         if self.head is not None:
@@ -84,14 +86,19 @@ def main() -> None:
     for workers in [int(value) for value in arguments.workers.split(",")]:
         server = subprocess.Popen(
             [sys.executable, "-m", "fastws", "echo", "--port", "0", "--no-compression", "--workers", str(workers)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
         )
         try:
             line = server.stdout.readline()  # type: ignore[union-attr]
             port = int(re.search(r":(\d+)/", line).group(1))  # type: ignore[union-attr]
             time.sleep(1.0)
             rates = sorted(asyncio.run(measure(port, arguments.connections, arguments.seconds)) for _ in range(arguments.repeat))
-            print(f"workers={workers}: {rates[len(rates) // 2]:,.0f} echoes/s (median of {arguments.repeat}; all: {', '.join(f'{rate:,.0f}' for rate in rates)})", flush=True)
+            print(
+                f"workers={workers}: {rates[len(rates) // 2]:,.0f} echoes/s (median of {arguments.repeat}; all: {', '.join(f'{rate:,.0f}' for rate in rates)})",
+                flush=True,
+            )
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(30)

@@ -20,8 +20,14 @@ from typing import Any, List, Tuple
 
 from _common import CY, PY, cut, run, same
 
-from fastws.protocol import load_implementation, AcceptConnection, ClientConnection, ConnectionState, PerMessageDeflate, Request, ServerConnection
-from fastws.protocol import _handshake
+from fastws.protocol import (
+    AcceptConnection,
+    ConnectionState,
+    PerMessageDeflate,
+    Request,
+    _handshake,
+    load_implementation,
+)
 
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 ACCEPT = _handshake.accept_key(KEY)
@@ -50,7 +56,9 @@ def build(stream: bytes, masked: bool) -> bytes:
         mask_it = masked != bool(op & 0x80)
         key = b"\x01\x02\x03\x04"
         size = len(payload)
-        header = bytes([first]) + (bytes([0x80 * mask_it | size]) if size < 126 else bytes([0x80 * mask_it | 126]) + size.to_bytes(2, "big"))
+        header = bytes([first]) + (
+            bytes([0x80 * mask_it | size]) if size < 126 else bytes([0x80 * mask_it | 126]) + size.to_bytes(2, "big")
+        )
         if mask_it:
             payload = bytes(b ^ key[i & 3] for i, b in enumerate(payload))
             header += key

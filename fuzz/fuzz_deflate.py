@@ -45,7 +45,9 @@ def round_trip(agreed: PerMessageDeflate, client: bool, data: bytes, seed: int) 
     for _ in range(3):  # a few messages, so that the context carries over (or not)
         cuts = sorted(rng.randrange(len(data) + 1) for _ in range(rng.randrange(3)))
         pieces = [data[a:b] for a, b in zip([0] + cuts, cuts + [len(data)])]
-        out = b"".join(receiver.decompress(sender.compress(p, i == len(pieces) - 1), i == len(pieces) - 1, None) for i, p in enumerate(pieces))
+        out = b"".join(
+            receiver.decompress(sender.compress(p, i == len(pieces) - 1), i == len(pieces) - 1, None) for i, p in enumerate(pieces)
+        )
         assert out == data, (out, data)
 
 

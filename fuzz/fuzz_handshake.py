@@ -13,17 +13,16 @@ from __future__ import annotations
 from _common import CY, cut, run
 
 from fastws.protocol import (
-    load_implementation,
     AcceptConnection,
-    ClientConnection,
     HandshakeError,
     HandshakeFailed,
     PerMessageDeflate,
     RejectConnection,
     Request,
-    ServerConnection,
+    _handshake,
+    _http,
+    load_implementation,
 )
-from fastws.protocol import _handshake, _http
 
 OFFER = Request(host="example.com", subprotocols=("chat", "v2"), extensions=(PerMessageDeflate(),))
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="

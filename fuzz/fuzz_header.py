@@ -40,5 +40,6 @@ def test_one_input(data: bytes) -> None:
             wire = CY.encode_frame(opcode, bytes(length), fin=fin, rsv1=rsv1, rsv2=rsv2, rsv3=rsv3, mask=mask)
             assert wire[:header_length] == buffer[offset : offset + header_length], (wire[:header_length], buffer)
 
+
 if __name__ == "__main__":
     run(test_one_input)

@@ -35,7 +35,12 @@ def frame(opcode: int, payload: bytes, fin: bool = True, mask: bool = False, rsv
 
 
 def seeds() -> Dict[str, List[bytes]]:
-    wire_client = frame(1, b"Hello", mask=True) + frame(0x9, b"hb", mask=True) + frame(2, b"\x00" * 130, mask=True, fin=False) + frame(0, b"end", mask=True)
+    wire_client = (
+        frame(1, b"Hello", mask=True)
+        + frame(0x9, b"hb", mask=True)
+        + frame(2, b"\x00" * 130, mask=True, fin=False)
+        + frame(0, b"end", mask=True)
+    )
     wire_server = frame(1, b"Hello") + frame(0xA, b"") + frame(8, b"\x03\xe8bye") + frame(2, bytes(300), length_code=127)
     compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
     compressed = (compressor.compress(b"Hello, Hello, Hello") + compressor.flush(zlib.Z_SYNC_FLUSH))[:-4]
@@ -51,7 +56,18 @@ def seeds() -> Dict[str, List[bytes]]:
     )
     reject = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 5\r\n\r\nnope!"
     # Structured frames for fuzz_connection: op byte, length byte, payload.
-    structured = bytes([0x01, 5]) + b"Hello" + bytes([0x11, 2]) + b"\xc3\xa9" + bytes([0x19, 1]) + b"p" + bytes([0x78, 6]) + b"zipped" + bytes([0x18, 2]) + b"\x03\xe8"
+    structured = (
+        bytes([0x01, 5])
+        + b"Hello"
+        + bytes([0x11, 2])
+        + b"\xc3\xa9"
+        + bytes([0x19, 1])
+        + b"p"
+        + bytes([0x78, 6])
+        + b"zipped"
+        + bytes([0x18, 2])
+        + b"\x03\xe8"
+    )
     return {
         "fuzz_frame_parser": [
             b"\x01\x00\x00\x00" + wire_client,
@@ -79,7 +95,13 @@ def seeds() -> Dict[str, List[bytes]]:
             b"\x08\x00\x89\x7e\x00\x01",
             b"\x20\x00\x81",
         ],
-        "fuzz_handshake": [b"\x01\x00\x00" + request, b"\x01\x01\x00" + request, b"\x00\x00\x00" + response, b"\x02\x05\x00" + reject, b"\x03\x00\x00" + request.replace(b"\r\n\r\n", b"\r\nX: y\r\n" * 5 + b"\r\n")],
+        "fuzz_handshake": [
+            b"\x01\x00\x00" + request,
+            b"\x01\x01\x00" + request,
+            b"\x00\x00\x00" + response,
+            b"\x02\x05\x00" + reject,
+            b"\x03\x00\x00" + request.replace(b"\r\n\r\n", b"\r\nX: y\r\n" * 5 + b"\r\n"),
+        ],
         "fuzz_connection": [
             b"\x01\x00\x00" + wire_client,
             b"\x00\x01\x00" + wire_server,
@@ -88,7 +110,14 @@ def seeds() -> Dict[str, List[bytes]]:
             b"\xc2\x00\x00" + structured,
             b"\x13\x00\x00" + frame(1, compressed, mask=True, rsv1=True),
         ],
-        "fuzz_deflate": [b"\x00\x00" + compressed, b"\x01\x05" + compressed, b"\x24\x03" + b"A" * 500, b"\x64\x07hello hello", b"\x10\x02" + b"round trip " * 10, b"\x12\x09xyz"],
+        "fuzz_deflate": [
+            b"\x00\x00" + compressed,
+            b"\x01\x05" + compressed,
+            b"\x24\x03" + b"A" * 500,
+            b"\x64\x07hello hello",
+            b"\x10\x02" + b"round trip " * 10,
+            b"\x12\x09xyz",
+        ],
     }
 
 

@@ -29,7 +29,11 @@ IMPLEMENTATIONS = ["python"] if PURE_ONLY else ["cython", "python"]
 
 # These modules compare fastws.compat.wsaccel with the real wsaccel, which does not build on
 # CPython 3.14+ (the test extra leaves it out there): they run on 3.10-3.13, where CI has it.
-collect_ignore = ["test_compat_wsaccel.py", "test_compat_wsaccel_utf8validator.py", "test_compat_wsaccel_xormask.py"] if sys.version_info >= (3, 14) else []
+collect_ignore = (
+    ["test_compat_wsaccel.py", "test_compat_wsaccel_utf8validator.py", "test_compat_wsaccel_xormask.py"]
+    if sys.version_info >= (3, 14)
+    else []
+)
 
 
 def _kernel_params() -> List[Tuple[str, str]]:
@@ -129,7 +133,11 @@ def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
     for item in items:
         function = getattr(item, "function", None)
         for name in ("impl", "kernel", "cy"):
-            if function is not None and name in getattr(item, "fixturenames", ()) and name in function.__code__.co_varnames[: function.__code__.co_argcount]:
+            if (
+                function is not None
+                and name in getattr(item, "fixturenames", ())
+                and name in function.__code__.co_varnames[: function.__code__.co_argcount]
+            ):
                 if not _uses(function.__code__, name):
                     unused.append(f"{item.nodeid} ({name})")
     if unused:

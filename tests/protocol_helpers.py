@@ -6,13 +6,13 @@ import os
 from typing import Any, List, Optional, Tuple
 
 from fastws.protocol import (
-    load_implementation,
     AcceptConnection,
     ClientConnection,
     ConnectionFailed,
     PerMessageDeflate,
     Request,
     ServerConnection,
+    load_implementation,
 )
 
 REQUEST = (

@@ -53,7 +53,9 @@ def utf8_error(data: bytes, final: bool = True) -> Optional[int]:
     return None
 
 
-def frame(opcode: int, payload: bytes, fin: bool = True, rsv: int = 0, key: Optional[bytes] = None, length_bytes: Optional[int] = None) -> bytes:
+def frame(
+    opcode: int, payload: bytes, fin: bool = True, rsv: int = 0, key: Optional[bytes] = None, length_bytes: Optional[int] = None
+) -> bytes:
     """A frame built field by field (RFC 6455 §5.2). ``length_bytes`` (0, 2 or 8)
     forces a length encoding, even a non-minimal one."""
     n = len(payload)

@@ -7,11 +7,10 @@ import asyncio
 from typing import Any, AsyncIterator, List
 
 import pytest
+from test_aio_connection import echo, run, uri
 
 from fastws import aio
 from fastws.aio import ConnectionClosed
-
-from test_aio_connection import echo, run, uri
 
 
 class Recorder(aio.Listener):
@@ -158,7 +157,9 @@ def test_queue_bounded_in_bytes_pauses_reading(impl: Any) -> None:
 
     async def main() -> None:
         release.append(asyncio.Event())
-        async with aio.serve(handler, "127.0.0.1", 0, max_queue=1000, max_queue_bytes=100_000, compression=None, implementation=impl) as server:
+        async with aio.serve(
+            handler, "127.0.0.1", 0, max_queue=1000, max_queue_bytes=100_000, compression=None, implementation=impl
+        ) as server:
             async with aio.connect(uri(server), compression=None, implementation=impl) as ws:
                 for _ in range(200):  # 2 MB: far past the bound, and past socket buffers too
                     try:

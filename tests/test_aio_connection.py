@@ -90,7 +90,9 @@ def test_ping_resolves_on_pong_and_attributes(impl: Any) -> None:
 
     async def main() -> None:
         async with aio.serve(handler, "127.0.0.1", 0, subprotocols=["chat.v2", "chat.v1"], implementation=impl) as server:
-            async with aio.connect(uri(server, "/room?x=1"), subprotocols=["chat.v1", "chat.v2"], extra_headers=[("X-Test", "yes")], implementation=impl) as ws:
+            async with aio.connect(
+                uri(server, "/room?x=1"), subprotocols=["chat.v1", "chat.v2"], extra_headers=[("X-Test", "yes")], implementation=impl
+            ) as ws:
                 assert ws.subprotocol == "chat.v2"  # the server's preference
                 latencies = await asyncio.gather(ws.ping(), ws.ping(b"two"), ws.ping())
                 assert all(0 <= latency < 5 for latency in latencies)
@@ -271,7 +273,9 @@ def test_cli_echo_server() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "fastws", "echo", "--host", "127.0.0.1", "--port", str(port)], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fastws", "echo", "--host", "127.0.0.1", "--port", str(port)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert "echo server on ws://127.0.0.1" in process.stdout.readline()  # type: ignore[union-attr]
 

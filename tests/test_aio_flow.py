@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any, List
 
 import pytest
+from test_aio_connection import echo, raw_handshake, run, uri
 
 from fastws import aio
 from fastws.aio import ConnectionClosed
-
-from test_aio_connection import echo, raw_handshake, run, uri
 
 CHUNK = b"x" * 65536
 
@@ -114,7 +113,9 @@ def test_keepalive_timeout_closes_dead_connection(impl: Any, side: str) -> None:
         closed.append((ws.close_code, ws.failure))
 
     async def main() -> None:
-        async with aio.serve(handler, "127.0.0.1", 0, close_timeout=0.5, **(keep if side == "server" else none), implementation=impl) as server:
+        async with aio.serve(
+            handler, "127.0.0.1", 0, close_timeout=0.5, **(keep if side == "server" else none), implementation=impl
+        ) as server:
             ws = await aio.connect(uri(server), **(keep if side == "client" else none), implementation=impl)
             started = time.monotonic()
             if side == "server":
@@ -218,7 +219,9 @@ def test_broadcast_many_clients_one_slow(impl: Any) -> None:
 
     async def main() -> None:
         async with aio.serve(handler, "127.0.0.1", 0, implementation=impl) as server:
-            clients = [await aio.connect(uri(server), compression="deflate" if index % 2 else None, implementation=impl) for index in range(20)]
+            clients = [
+                await aio.connect(uri(server), compression="deflate" if index % 2 else None, implementation=impl) for index in range(20)
+            ]
             for _ in range(100):
                 if len(server.connections) == 20:
                     break
@@ -287,7 +290,9 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> Path:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )

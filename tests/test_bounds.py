@@ -20,11 +20,10 @@ import zlib
 from typing import Any, Callable, Iterator, Optional, Tuple
 
 import pytest
+from protocol_helpers import REQUEST, failure_code, feed, open_server
 
 from fastws import ProtocolError
-
-from fastws.protocol import load_implementation, BinaryMessage, ConnectionFailed, TextMessage
-from protocol_helpers import REQUEST, failure_code, feed, open_server
+from fastws.protocol import BinaryMessage, ConnectionFailed, TextMessage, load_implementation
 
 MiB = 2**20
 KEY = b"\x37\xfa\x21\x3d"
@@ -64,8 +63,9 @@ def rss_peak_of(impl_name: str, code: str) -> Tuple[str, int]:
     /proc/self/clear_refs: ru_maxrss would also count the parent's peak, which the
     child inherits across fork and exec.
     """
-    script = textwrap.dedent(
-        """
+    script = (
+        textwrap.dedent(
+            """
         import sys
         from fastws import _impl
         impl = _impl.load(sys.argv[1])
@@ -80,10 +80,13 @@ def rss_peak_of(impl_name: str, code: str) -> Tuple[str, int]:
             file.write("5")  # resets VmHWM to the current RSS
         setup_rss = status("VmRSS")
         """
-    ) + textwrap.dedent(code) + textwrap.dedent(
-        """
+        )
+        + textwrap.dedent(code)
+        + textwrap.dedent(
+            """
         print("RSS-GROWTH-KIB", status("VmHWM") - setup_rss)
         """
+        )
     )
     tests = os.path.dirname(os.path.abspath(__file__))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [tests, os.environ.get("PYTHONPATH", "")])))
@@ -370,7 +373,6 @@ def test_deflate_bomb_decompressor_stops_at_the_limit() -> None:
 
 
 def _handshake_attack(impl: Any, lines: Iterator[bytes]) -> Tuple[Any, int, int]:
-    from fastws.protocol import ServerConnection
 
     server = load_implementation(impl).ServerConnection()
     sent = 0
@@ -437,7 +439,7 @@ def test_head_without_line_ends_gets_431(impl: Any) -> None:
 
 def test_data_before_the_handshake_answer_is_bounded(impl: Any) -> None:
     # A client that streams frames while the server has not answered yet.
-    from fastws.protocol import HandshakeFailed, Request, ServerConnection
+    from fastws.protocol import HandshakeFailed, Request
 
     server = load_implementation(impl).ServerConnection()
     server.receive_data(REQUEST)
@@ -458,7 +460,7 @@ def test_data_before_the_handshake_answer_is_bounded(impl: Any) -> None:
 
 def test_reject_body_is_bounded(impl: Any) -> None:
     # A server that refuses the handshake and then streams an endless body.
-    from fastws.protocol import ClientConnection, RejectConnection, Request
+    from fastws.protocol import RejectConnection, Request
 
     client = load_implementation(impl).ClientConnection(max_message_size=64 * 1024)
     client.send(Request(host="example.com"))
@@ -489,7 +491,7 @@ def test_rss_helper_measures_growth() -> None:
 
 
 def test_non_ascii_key_gets_400(impl: Any) -> None:
-    from fastws.protocol import HandshakeFailed, ServerConnection
+    from fastws.protocol import HandshakeFailed
 
     server = load_implementation(impl).ServerConnection()
     server.receive_data(REQUEST.replace(b"dGhlIHNhbXBsZSBub25jZQ==", b"dGhlIHNhbXBsZSBub25jZ\xe9=="))
@@ -499,7 +501,7 @@ def test_non_ascii_key_gets_400(impl: Any) -> None:
 
 
 def test_refusal_with_non_ascii_content_length(impl: Any) -> None:
-    from fastws.protocol import ClientConnection, RejectConnection, Request
+    from fastws.protocol import RejectConnection, Request
 
     client = load_implementation(impl).ClientConnection()
     client.send(Request(host="example.com"))

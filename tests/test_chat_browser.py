@@ -23,16 +23,22 @@ from pathlib import Path
 from typing import Any, List
 
 import pytest
-
-from fastws.cli.chat import chat_server
-
 from cli_helpers import Cli
 from redis_helpers import RedisServer, require_redis
+
+from fastws.cli.chat import chat_server
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(os.environ.get("FASTWS_ARTIFACTS", ROOT / "artifacts"))
 CHROMIUM = os.environ.get("FASTWS_CHROMIUM", "/usr/bin/chromium")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 if os.environ.get("FASTWS_NO_BROWSER_TESTS", "") not in ("", "0"):
     pytest.skip("FASTWS_NO_BROWSER_TESTS is set", allow_module_level=True)
@@ -59,8 +65,12 @@ async def _side_by_side(context: Any, pages: List[Any], name: str) -> None:
 
 
 def test_browser_prerequisites() -> None:
-    assert shutil.which(CHROMIUM) or os.path.exists(CHROMIUM), f"no Chromium at {CHROMIUM} (apt-get install chromium, or FASTWS_NO_BROWSER_TESTS=1)"
-    assert importlib.util.find_spec("playwright") is not None, "playwright is not installed (pip install playwright, or FASTWS_NO_BROWSER_TESTS=1)"
+    assert shutil.which(CHROMIUM) or os.path.exists(CHROMIUM), (
+        f"no Chromium at {CHROMIUM} (apt-get install chromium, or FASTWS_NO_BROWSER_TESTS=1)"
+    )
+    assert importlib.util.find_spec("playwright") is not None, (
+        "playwright is not installed (pip install playwright, or FASTWS_NO_BROWSER_TESTS=1)"
+    )
 
 
 def test_chat_two_pages() -> None:
@@ -81,7 +91,9 @@ def test_chat_two_pages() -> None:
                 await pages[0].fill("#text", "hello from page one")
                 await pages[0].click("button")
                 for page in pages:
-                    await page.wait_for_function("document.getElementById('log').textContent.includes('hello from page one')", timeout=10_000)
+                    await page.wait_for_function(
+                        "document.getElementById('log').textContent.includes('hello from page one')", timeout=10_000
+                    )
                     assert await page.locator("#log p.message").count() == 1
 
                 await server.aclose()  # 1001 Going Away to every client

@@ -142,9 +142,10 @@ def _result(label: str, kind: str, ns: float, operation: str = "apply_mask", cas
 
 
 def test_goals_are_met_missed_or_not_measured() -> None:
-    results = [
-        _result("fastws avx2", "fastws", 10.0, case=name) for name in ("8 B", "125 B")
-    ] + [_result("websockets", "peer", 20.0, case="8 B"), _result("websockets", "peer", 12.0, case="125 B")]
+    results = [_result("fastws avx2", "fastws", 10.0, case=name) for name in ("8 B", "125 B")] + [
+        _result("websockets", "peer", 20.0, case="8 B"),
+        _result("websockets", "peer", 12.0, case="125 B"),
+    ]
     results.append(_result("fastws avx2", "fastws", 500.0, "validate_utf8", "reject 1 MiB"))
     report = {entry["goal"]: entry for entry in bench.evaluate_goals(results, "avx2")}
     small = report["apply_mask >= 1.3x websockets, 8-125 B"]
@@ -206,11 +207,11 @@ def _broken() -> Any:
 
 
 WRONG = {
-    "apply_mask": lambda: (lambda data, mask: bytes(data)),
-    "apply_mask_into": lambda: (lambda buffer, mask: None),
-    "validate_utf8": lambda: (lambda data: True),
-    "utf8_chunks": lambda: (lambda chunks: not chunks),
-    "parse": lambda: (lambda chunks: [b"x"] * 5009),
+    "apply_mask": lambda: lambda data, mask: bytes(data),
+    "apply_mask_into": lambda: lambda buffer, mask: None,
+    "validate_utf8": lambda: lambda data: True,
+    "utf8_chunks": lambda: lambda chunks: not chunks,
+    "parse": lambda: lambda chunks: [b"x"] * 5009,
 }
 
 

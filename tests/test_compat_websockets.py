@@ -17,6 +17,7 @@ import threading
 import warnings
 from typing import Any, Callable, Iterator, List
 
+import compat_helpers
 import pytest
 import websockets.frames
 import websockets.speedups
@@ -24,7 +25,6 @@ from websockets.exceptions import ProtocolError
 from websockets.frames import Frame, Opcode
 from websockets.protocol import OPEN, Protocol, Side
 
-import compat_helpers
 import fastws.compat
 from fastws.compat import websockets as adapter
 
@@ -334,7 +334,9 @@ def test_protocol_with_permessage_deflate(core: Any, how: str, compressed: bool,
     stream = b"".join(sender.data_to_send())
     if not compressed:
         stream += wire(9, b"x", rsv=4)  # rsv1 on a control frame: 1002
-    result = same_with_and_without(lambda: receive(Side.SERVER, stream, splits(len(stream), how if len(stream) < 3000 else "chunks"), 2**20, True, False), monkeypatch)
+    result = same_with_and_without(
+        lambda: receive(Side.SERVER, stream, splits(len(stream), how if len(stream) < 3000 else "chunks"), 2**20, True, False), monkeypatch
+    )
     assert len([event for event in result[0] if isinstance(event, tuple) and len(event) == 6]) == 6
     assert result[8] == ("None" if compressed else "reserved bits must be 0")
 
@@ -396,7 +398,11 @@ def test_handshake_then_frames_in_the_same_bytes(core: Any, monkeypatch: pytest.
 @pytest.mark.parametrize("size", [0, 125, 126, 65536])
 @pytest.mark.parametrize("mask", [True, False])
 def test_serialize_matches(core: Any, size: int, mask: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    frames = [Frame(Opcode.TEXT, b"t" * size, fin=False), Frame(Opcode.CONT, memoryview(b"m" * size)), Frame(Opcode.PONG, b"p" * min(size, 125))]
+    frames = [
+        Frame(Opcode.TEXT, b"t" * size, fin=False),
+        Frame(Opcode.CONT, memoryview(b"m" * size)),
+        Frame(Opcode.PONG, b"p" * min(size, 125)),
+    ]
     same_with_and_without(lambda: [frame.serialize(mask=mask) for frame in frames], monkeypatch)
 
     class Unfinished:  # an extension that makes control frames invalid: sent as they are
@@ -405,7 +411,10 @@ def test_serialize_matches(core: Any, size: int, mask: bool, monkeypatch: pytest
 
     same_with_and_without(lambda: Frame(Opcode.PING, b"p").serialize(mask=mask, extensions=[Unfinished()]), monkeypatch)
     for bad in (Frame(Opcode.PING, b"x" * 126), Frame(Opcode.PING, b"", fin=False), Frame(Opcode.TEXT, b"", rsv2=True)):
-        errors = [compat_helpers.run(adapter, installed, lambda: pytest.raises(ProtocolError, bad.serialize, mask=mask).value) for installed in (False, True)]
+        errors = [
+            compat_helpers.run(adapter, installed, lambda: pytest.raises(ProtocolError, bad.serialize, mask=mask).value)
+            for installed in (False, True)
+        ]
         assert str(errors[0]) == str(errors[1])
 
 

@@ -8,10 +8,10 @@ from typing import Any, Iterator, List
 
 import pytest
 import wsaccel.utf8validator as real_module
+from compat_helpers import as_kind, kinds
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compat_helpers import as_kind, kinds
 from fastws.compat.wsaccel import utf8validator as compat_module
 
 Real = real_module.Utf8Validator

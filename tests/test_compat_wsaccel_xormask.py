@@ -7,10 +7,10 @@ from typing import Any, Iterator, List
 
 import pytest
 import wsaccel.xormask as real
+from compat_helpers import as_kind, kinds
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compat_helpers import as_kind, kinds
 from fastws.compat.wsaccel import xormask as compat
 
 
@@ -18,8 +18,6 @@ from fastws.compat.wsaccel import xormask as compat
 def adapter(impl: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(compat, "_fastws", impl)
     yield
-
-
 
 
 @given(st.binary(min_size=4, max_size=4), st.lists(st.binary(max_size=300), max_size=6), kinds, kinds, st.booleans())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Iterator, List, Sequence, Tuple
 
+import compat_helpers
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -13,7 +14,6 @@ from wsproto import frame_protocol
 from wsproto.connection import Connection, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Event, Ping, Pong, TextMessage
 
-import compat_helpers
 from fastws.compat import wsproto as adapter
 
 ORIGINALS = {
@@ -78,9 +78,7 @@ def test_same_bytes_and_events(core: Any, role: ConnectionType, size: int, monke
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.sampled_from([ConnectionType.CLIENT, ConnectionType.SERVER]), st.lists(st.integers(0, 400), max_size=8))
-def test_same_events_whatever_the_chunks(
-    core: Any, monkeypatch: pytest.MonkeyPatch, role: ConnectionType, cuts: List[int]
-) -> None:
+def test_same_events_whatever_the_chunks(core: Any, monkeypatch: pytest.MonkeyPatch, role: ConnectionType, cuts: List[int]) -> None:
     events = [TextMessage("héllo" * 20), BytesMessage(b"\x00" * 130), Ping(b"hi"), TextMessage("😀" * 40)]
     same_with_and_without(lambda: exchange(role, events, cuts), monkeypatch)
 

@@ -4,11 +4,11 @@ against the naive reference, on random inputs and random chunkings (hypothesis).
 from __future__ import annotations
 
 import pytest
+import reference
+from conftest import PURE_ONLY
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import reference
-from conftest import PURE_ONLY
 from fastws import InvalidUtf8, ProtocolError, _impl
 
 pytestmark = pytest.mark.skipif(PURE_ONLY, reason="FASTWS_TEST_PURE_ONLY: no Cython implementation to compare")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
-
 import reference
+
 from fastws import Opcode, ProtocolError
 
 KEY = b"\x37\xfa\x21\x3d"
@@ -30,7 +30,7 @@ def feed_all(parser, data, step=None):
 RFC_EXAMPLES = [
     ("client", "810548656c6c6f", [(Opcode.TEXT, b"Hello", True)]),
     ("server", "818537fa213d7f9f4d5158", [(Opcode.TEXT, b"Hello", True)]),
-    ("client", "010348656c" "80026c6f", [(Opcode.TEXT, b"Hel", False), (Opcode.CONTINUATION, b"lo", True)]),
+    ("client", "010348656c80026c6f", [(Opcode.TEXT, b"Hel", False), (Opcode.CONTINUATION, b"lo", True)]),
     ("client", "890548656c6c6f", [(Opcode.PING, b"Hello", True)]),
     ("server", "8a8537fa213d7f9f4d5158", [(Opcode.PONG, b"Hello", True)]),
 ]
@@ -61,6 +61,7 @@ def test_rfc_256_byte_and_64k_binary_examples(impl):
 
 
 # -- length encodings --------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "size, header_length",
@@ -113,6 +114,7 @@ def test_parse_header_fields(impl):
 
 # -- encode_frame --------------------------------------------------------------------
 
+
 def test_encode_flags(impl):
     assert impl.encode_frame(Opcode.TEXT, b"", fin=False, rsv1=True, rsv2=True, rsv3=True)[0] == 0x71
     assert impl.encode_frame(2, bytearray(b"x"))[0] == 0x82
@@ -139,6 +141,7 @@ def test_encode_bad_mask(impl):
 
 # -- Frame ---------------------------------------------------------------------------
 
+
 def test_frame_is_immutable_and_comparable(impl):
     frame = impl.Frame(Opcode.TEXT, b"hi")
     assert fields(frame) == (Opcode.TEXT, b"hi", True, False, False, False)
@@ -153,6 +156,7 @@ def test_frame_is_immutable_and_comparable(impl):
 
 
 # -- FrameParser ---------------------------------------------------------------------
+
 
 def sample_stream(key):
     parts = [
@@ -266,6 +270,7 @@ def test_large_frame_across_many_feeds(impl):
 
 
 # -- the pending frame: acting on a payload before its end arrives ---------------------
+
 
 @pytest.mark.parametrize("role", ["server", "client"])
 def test_buffered_counts_the_bytes_of_the_unfinished_frame(impl, role):

@@ -31,12 +31,11 @@ import time
 from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
+from test_aio_connection import echo, raw_handshake, run
 
 from fastws import aio
 from fastws.aio import ConnectionClosed
 from fastws.cli import serve
-
-from test_aio_connection import echo, raw_handshake, run
 
 KiB, MiB = 1024, 1024 * 1024
 KEY = b"\x37\xfa\x21\x3d"
@@ -101,7 +100,10 @@ class Server:
 
     def __init__(self, impl: Any, **options: Any) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-c", SERVER, impl_name(impl), json.dumps(options), str(BUFFER)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            [sys.executable, "-c", SERVER, impl_name(impl), json.dumps(options), str(BUFFER)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         line = self.process.stdout.readline()  # type: ignore[union-attr]
         if not line.startswith("port "):
@@ -135,7 +137,9 @@ def handshake(port: int) -> socket.socket:
     sock.settimeout(HANG_GUARD)
     sock.connect(("127.0.0.1", port))
     key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall(f"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+    sock.sendall(
+        f"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
     head = b""
     while not head.endswith(b"\r\n\r\n"):
         byte = sock.recv(1)  # byte by byte: not one byte past the response
@@ -200,7 +204,9 @@ def test_ping_flood_that_never_reads_keeps_the_write_buffer_bounded(impl: Any) -
             sock.close()
     finally:
         server.kill()
-    print(f"\nping flood: {sent / MiB:.1f} MiB of pings sent, server RSS +{grew / MiB:.1f} MiB, largest write buffer {largest / KiB:.0f} KiB")
+    print(
+        f"\nping flood: {sent / MiB:.1f} MiB of pings sent, server RSS +{grew / MiB:.1f} MiB, largest write buffer {largest / KiB:.0f} KiB"
+    )
     assert largest <= 2 * MiB, largest
     assert grew <= 16 * MiB or UNDER_ASAN, grew
 
@@ -268,8 +274,12 @@ async def fragments_to_a_client(impl: Any, wire: bytes, **options: Any) -> int:
 
     async def bare(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
-        key = next(line.split(b":", 1)[1].strip().decode() for line in head.split(b"\r\n") if line.lower().startswith(b"sec-websocket-key:"))
-        writer.write(f"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept_key(key)}\r\n\r\n".encode())
+        key = next(
+            line.split(b":", 1)[1].strip().decode() for line in head.split(b"\r\n") if line.lower().startswith(b"sec-websocket-key:")
+        )
+        writer.write(
+            f"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept_key(key)}\r\n\r\n".encode()
+        )
         writer.write(wire + bytes(impl.encode_frame(0x9, b"still there?")))
         await reader.read(1)  # a pong or a close frame
         writer.close()
@@ -320,7 +330,9 @@ def test_hundred_slow_readers_cost_bounded_memory(impl: Any) -> None:
         for sock in socks:
             sock.close()
         server.kill()
-    print(f"\nslow readers: {sent / MiB:.0f} MiB sent, server RSS +{grew / MiB:.1f} MiB ({grew / 100 / KiB:.0f} KiB each), largest write buffer {largest / KiB:.0f} KiB")
+    print(
+        f"\nslow readers: {sent / MiB:.0f} MiB sent, server RSS +{grew / MiB:.1f} MiB ({grew / 100 / KiB:.0f} KiB each), largest write buffer {largest / KiB:.0f} KiB"  # noqa: E501
+    )
     assert grew <= 100 * 1.5 * MiB or UNDER_ASAN, grew
 
 
@@ -359,7 +371,13 @@ def cli_echo(impl: Any, *options: str) -> Tuple[subprocess.Popen, int]:
     env.pop("FASTWS_NO_EXTENSIONS", None)
     if impl_name(impl) == "python":
         env["FASTWS_NO_EXTENSIONS"] = "1"
-    process = subprocess.Popen([sys.executable, "-m", "fastws", "echo", "--port", "0", *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fastws", "echo", "--port", "0", *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     line = process.stdout.readline()  # type: ignore[union-attr]
     if "ws://" not in line:
         process.kill()

@@ -7,22 +7,28 @@ from __future__ import annotations
 import asyncio
 from typing import Any, List
 
-from fastws import aio
-from fastws.hub import Hub, MemoryBackend, MemoryBroker
-
 from hub_helpers import nothing_more, receive, topic_handler, until
 from test_aio_connection import run, uri
+
+from fastws import aio
+from fastws.hub import Hub, MemoryBackend, MemoryBroker
 
 
 def test_two_hubs_share_topics(impl: Any) -> None:
     async def main() -> None:
         broker = MemoryBroker()
         async with Hub(MemoryBackend(broker)) as one, Hub(MemoryBackend(broker)) as two:
-            async with aio.serve(topic_handler(one), "127.0.0.1", 0, implementation=impl) as server1, aio.serve(topic_handler(two), "127.0.0.1", 0, implementation=impl) as server2:
+            async with (
+                aio.serve(topic_handler(one), "127.0.0.1", 0, implementation=impl) as server1,
+                aio.serve(topic_handler(two), "127.0.0.1", 0, implementation=impl) as server2,
+            ):
                 news1 = [await aio.connect(uri(server1, "/news"), implementation=impl) for _ in range(3)]
                 news2 = [await aio.connect(uri(server2, "/news"), compression=None, implementation=impl) for _ in range(2)]
                 sport2 = await aio.connect(uri(server2, "/sport"), implementation=impl)
-                await until(lambda: one.subscribers("news") == 3 and two.subscribers("news") == 2 and two.subscribers("sport") == 1, what="subscriptions")
+                await until(
+                    lambda: one.subscribers("news") == 3 and two.subscribers("news") == 2 and two.subscribers("sport") == 1,
+                    what="subscriptions",
+                )
                 # One backend subscription per topic per hub, however many connections.
                 assert len(broker.subscribers["news"]) == 2 and len(broker.subscribers["sport"]) == 1
                 assert one.topics() == ["news"] and two.topics() == ["news", "sport"]
@@ -79,6 +85,7 @@ def test_unsubscribe_and_topics_per_connection(impl: Any) -> None:
 def test_closed_connections_are_forgotten(impl: Any) -> None:
     async def main() -> None:
         async with Hub() as hub:
+
             async def handler(ws: aio.WebSocket) -> None:
                 await hub.subscribe(ws, "t")  # never unsubscribes: the hub must notice
                 await ws.wait_closed()

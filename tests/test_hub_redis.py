@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any, Iterator, List
 
 import pytest
-
-from fastws import aio
-from fastws.hub import Hub
-
 from hub_helpers import nothing_more, receive, topic_handler, until
 from redis_helpers import RedisServer, require_redis, start_cluster
 from test_aio_connection import run, uri
+
+from fastws import aio
+from fastws.hub import Hub
 
 
 @pytest.fixture
@@ -210,7 +209,10 @@ def test_redis_cluster_shard_killed_and_restarted(impl: Any, redis_cluster: List
                 await server.start()
             clients = {topic: [await aio.connect(uri(server, "/" + topic), implementation=impl) for server in servers] for topic in topics}
             await until(lambda: one.topics() == two.topics() == sorted(topics), what="subscriptions")
-            owner = {topic: next(node for node in redis_cluster if node.cli("pubsub", "shardnumsub", "fastws:" + topic).split()[1] == "2") for topic in topics}
+            owner = {
+                topic: next(node for node in redis_cluster if node.cli("pubsub", "shardnumsub", "fastws:" + topic).split()[1] == "2")
+                for topic in topics
+            }
             victim = redis_cluster[2]
             on_victim = [topic for topic in topics if owner[topic] is victim]
             elsewhere = [topic for topic in topics if owner[topic] is not victim]
@@ -223,9 +225,15 @@ def test_redis_cluster_shard_killed_and_restarted(impl: Any, redis_cluster: List
                 assert await receive(second, 1) == ["during"]
                 assert await receive(first, 1) == ["during"]
             victim.start()
-            await until(lambda: all("cluster_state:ok" in node.cli("cluster", "info") for node in redis_cluster), timeout=30, what="the cluster")
+            await until(
+                lambda: all("cluster_state:ok" in node.cli("cluster", "info") for node in redis_cluster), timeout=30, what="the cluster"
+            )
             await until(lambda: one.backend.connected and two.backend.connected, timeout=30, what="the reconnection")  # type: ignore[union-attr]
-            await until(lambda: all(victim.cli("pubsub", "shardnumsub", "fastws:" + topic).split()[1] == "2" for topic in on_victim), timeout=30, what="the resubscription")
+            await until(
+                lambda: all(victim.cli("pubsub", "shardnumsub", "fastws:" + topic).split()[1] == "2" for topic in on_victim),
+                timeout=30,
+                what="the resubscription",
+            )
             for topic in topics:
                 first, second = clients[topic]
                 await first.send("after")

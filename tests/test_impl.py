@@ -7,10 +7,10 @@ import subprocess
 import sys
 
 import pytest
+from conftest import PURE_ONLY
 
 import fastws
 from fastws import _impl
-from conftest import PURE_ONLY
 
 
 def run_python(code: str, **env: str) -> str:
@@ -44,7 +44,9 @@ def test_fastws_simd_forces_a_level_capped_at_the_cpu(level):
 @pytest.mark.skipif(PURE_ONLY, reason="FASTWS_TEST_PURE_ONLY: the extension is not expected")
 def test_unknown_fastws_simd_warns():
     code = "import warnings, fastws; print(fastws.simd)"
-    result = subprocess.run([sys.executable, "-W", "always", "-c", code], capture_output=True, text=True, env={**os.environ, "FASTWS_SIMD": "mmx"})
+    result = subprocess.run(
+        [sys.executable, "-W", "always", "-c", code], capture_output=True, text=True, env={**os.environ, "FASTWS_SIMD": "mmx"}
+    )
     assert "FASTWS_SIMD='mmx' is not a SIMD level" in result.stderr
     assert result.stdout.strip() == _impl.load("cython").simd_levels()[-1]
 

@@ -60,7 +60,10 @@ def test_the_check_sees_a_private_import(tmp_path: Path) -> None:
     probe = PACKAGE / "aio" / "_layer_probe.py"
     probe.write_text("from .. import _impl\nfrom ..protocol._connection import Connection\n", encoding="utf-8")
     try:
-        assert foreign_private_imports("aio") == ["aio/_layer_probe.py:1: fastws _impl", "aio/_layer_probe.py:2: fastws.protocol._connection Connection"]
+        assert foreign_private_imports("aio") == [
+            "aio/_layer_probe.py:1: fastws _impl",
+            "aio/_layer_probe.py:2: fastws.protocol._connection Connection",
+        ]
     finally:
         probe.unlink()
 

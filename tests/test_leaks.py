@@ -15,10 +15,9 @@ import sys
 from typing import Any, Callable, List, Tuple
 
 import pytest
+from conftest import PURE_ONLY
 
 from fastws import InvalidUtf8, ProtocolError, _impl
-
-from conftest import PURE_ONLY
 
 pytestmark = pytest.mark.skipif(PURE_ONLY, reason="FASTWS_TEST_PURE_ONLY: no extension to check")
 

@@ -6,7 +6,6 @@ import array
 import os
 
 import pytest
-
 import reference
 
 KEY = b"\x37\xfa\x21\x3d"

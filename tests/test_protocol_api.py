@@ -9,6 +9,7 @@ import zlib
 from typing import Any, List, Tuple
 
 import pytest
+from protocol_helpers import REQUEST, feed, masked, open_server, pair
 
 from fastws.protocol import (
     BinaryMessage,
@@ -22,8 +23,6 @@ from fastws.protocol import (
     TextMessage,
     load_implementation,
 )
-from protocol_helpers import REQUEST, feed, masked, open_server, pair
-
 
 #: A masked frame with the reserved opcode 3: a protocol error (RFC 6455 §5.2).
 RESERVED = b"\x83\x80abcd"
@@ -94,7 +93,10 @@ def test_hold_failure_lets_the_application_answer_first(impl: Any) -> None:
     assert server.events() == []  # input ends at the failure
     answer = server.send_message("first")
     close = server.fail()
-    assert [(frame.opcode, frame.payload) for frame in frames_of(impl, answer + close)] == [(1, b"first"), (8, impl.encode_close(1002, "protocol error"))]
+    assert [(frame.opcode, frame.payload) for frame in frames_of(impl, answer + close)] == [
+        (1, b"first"),
+        (8, impl.encode_close(1002, "protocol error")),
+    ]
     assert not server.failing and server.state is ConnectionState.CLOSED and server.should_close_transport
     assert server.fail() == b""
 

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import zlib
 
 import pytest
+from protocol_helpers import failure_code, feed, masked, open_server, pair
 
 from fastws import Opcode
 from fastws.protocol import (
-    load_implementation,
     AcceptConnection,
     BinaryMessage,
-    ClientConnection,
     CloseConnection,
     ConnectionFailed,
     ConnectionState,
@@ -23,10 +19,9 @@ from fastws.protocol import (
     Ping,
     Pong,
     Request,
-    ServerConnection,
     TextMessage,
+    load_implementation,
 )
-from protocol_helpers import failure_code, feed, masked, open_server, pair
 
 KEY = b"\x01\x02\x03\x04"
 
@@ -190,15 +185,24 @@ BAD_SEQUENCES = [
     ("close reason not utf-8", [("close", b"\x03\xe8\xff")], [], 1007),
     ("message over max_message_size", [("bin", b"x" * 101)], [], 1009),
     ("fragments over max_message_size", [("bin-", b"x" * 60), ("cont", b"x" * 41)], [], 1009),
-    ("frames before the error are delivered", [("text", b"a"), ("bin", b"b"), ("ping", b"p"), ("cont", b"")],
-     [TextMessage("a"), BinaryMessage(b"b"), Ping(b"p")], 1002),
+    (
+        "frames before the error are delivered",
+        [("text", b"a"), ("bin", b"b"), ("ping", b"p"), ("cont", b"")],
+        [TextMessage("a"), BinaryMessage(b"b"), Ping(b"p")],
+        1002,
+    ),
     ("a message before invalid utf-8", [("text", b"fine"), ("text", b"\xf5")], [TextMessage("fine")], 1007),
     ("a message before a parser error", [("bin", b"m"), (0x83, b"")], [BinaryMessage(b"m")], 1002),
 ]
 _KINDS = {
-    "text": (Opcode.TEXT, True), "text-": (Opcode.TEXT, False), "bin": (Opcode.BINARY, True),
-    "bin-": (Opcode.BINARY, False), "cont": (Opcode.CONTINUATION, True), "cont-": (Opcode.CONTINUATION, False),
-    "ping": (Opcode.PING, True), "close": (Opcode.CLOSE, True),
+    "text": (Opcode.TEXT, True),
+    "text-": (Opcode.TEXT, False),
+    "bin": (Opcode.BINARY, True),
+    "bin-": (Opcode.BINARY, False),
+    "cont": (Opcode.CONTINUATION, True),
+    "cont-": (Opcode.CONTINUATION, False),
+    "ping": (Opcode.PING, True),
+    "close": (Opcode.CLOSE, True),
 }
 
 
@@ -264,7 +268,7 @@ def test_invalid_utf8_in_a_continuation_fails_before_the_frame_ends(impl):
     server = open_server(impl)
     wire = masked(impl, Opcode.TEXT, "κό".encode(), fin=False)
     frame = impl.encode_frame(Opcode.CONTINUATION, b"\xce\xb1" * 100 + b"\xce\x41" + b"z" * 100, mask=b"\x00\x00\x00\x00")
-    assert feed(server, wire + frame[:8 + 150]) == []
+    assert feed(server, wire + frame[: 8 + 150]) == []
     assert failure_code(feed(server, frame[158:210])) == 1007
 
 

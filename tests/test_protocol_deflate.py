@@ -7,13 +7,13 @@ import tracemalloc
 import zlib
 
 import pytest
+from protocol_helpers import feed, pair
 
 from fastws import Opcode
 from fastws.errors import ProtocolError
 from fastws.protocol import BinaryMessage, HandshakeError, PerMessageDeflate, TextMessage
 from fastws.protocol._deflate import DeflateCodec
 from fastws.protocol._http import parse_extensions
-from protocol_helpers import feed, pair
 
 
 def params(text: str):
@@ -26,8 +26,10 @@ def params(text: str):
 OFFERS = [
     # (client settings, offer it sends)
     (PerMessageDeflate(), "permessage-deflate; client_max_window_bits"),
-    (PerMessageDeflate(client_no_context_takeover=True, server_max_window_bits=10, client_max_window_bits=12),
-     "permessage-deflate; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=12"),
+    (
+        PerMessageDeflate(client_no_context_takeover=True, server_max_window_bits=10, client_max_window_bits=12),
+        "permessage-deflate; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=12",
+    ),
     (PerMessageDeflate(server_no_context_takeover=True), "permessage-deflate; server_no_context_takeover; client_max_window_bits"),
 ]
 
@@ -41,20 +43,35 @@ SERVER_ANSWERS = [
     # (server settings, client's offer, response or None when declined)
     (PerMessageDeflate(), "permessage-deflate", "permessage-deflate"),
     (PerMessageDeflate(), "permessage-deflate; client_max_window_bits", "permessage-deflate"),
-    (PerMessageDeflate(client_max_window_bits=10), "permessage-deflate; client_max_window_bits",
-     "permessage-deflate; client_max_window_bits=10"),
-    (PerMessageDeflate(client_max_window_bits=10), "permessage-deflate; client_max_window_bits=9",
-     "permessage-deflate; client_max_window_bits=9"),
+    (
+        PerMessageDeflate(client_max_window_bits=10),
+        "permessage-deflate; client_max_window_bits",
+        "permessage-deflate; client_max_window_bits=10",
+    ),
+    (
+        PerMessageDeflate(client_max_window_bits=10),
+        "permessage-deflate; client_max_window_bits=9",
+        "permessage-deflate; client_max_window_bits=9",
+    ),
     (PerMessageDeflate(client_max_window_bits=10), "permessage-deflate", None),
     (PerMessageDeflate(), "permessage-deflate; server_max_window_bits=12", "permessage-deflate; server_max_window_bits=12"),
-    (PerMessageDeflate(server_max_window_bits=10), "permessage-deflate; server_max_window_bits=12",
-     "permessage-deflate; server_max_window_bits=10"),
+    (
+        PerMessageDeflate(server_max_window_bits=10),
+        "permessage-deflate; server_max_window_bits=12",
+        "permessage-deflate; server_max_window_bits=10",
+    ),
     (PerMessageDeflate(server_max_window_bits=10), "permessage-deflate", "permessage-deflate; server_max_window_bits=10"),
     (PerMessageDeflate(), "permessage-deflate; server_max_window_bits=8", None),  # zlib cannot compress with 8
-    (PerMessageDeflate(), "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
-     "permessage-deflate; server_no_context_takeover; client_no_context_takeover"),
-    (PerMessageDeflate(server_no_context_takeover=True, client_no_context_takeover=True), "permessage-deflate",
-     "permessage-deflate; server_no_context_takeover; client_no_context_takeover"),
+    (
+        PerMessageDeflate(),
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+    ),
+    (
+        PerMessageDeflate(server_no_context_takeover=True, client_no_context_takeover=True),
+        "permessage-deflate",
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+    ),
     (PerMessageDeflate(), "permessage-deflate; unknown", None),
     (PerMessageDeflate(), "permessage-deflate; server_no_context_takeover; server_no_context_takeover", None),
     (PerMessageDeflate(), "permessage-deflate; server_no_context_takeover=1", None),
@@ -75,16 +92,22 @@ def test_server_answers(settings, offer, response):
 CLIENT_CHECKS = [
     # (client settings, server response, agreed settings or None when the client fails)
     (PerMessageDeflate(), "permessage-deflate", PerMessageDeflate()),
-    (PerMessageDeflate(), "permessage-deflate; server_no_context_takeover; client_max_window_bits=9",
-     PerMessageDeflate(server_no_context_takeover=True, client_max_window_bits=9)),
+    (
+        PerMessageDeflate(),
+        "permessage-deflate; server_no_context_takeover; client_max_window_bits=9",
+        PerMessageDeflate(server_no_context_takeover=True, client_max_window_bits=9),
+    ),
     (PerMessageDeflate(), "permessage-deflate; client_max_window_bits", None),
     (PerMessageDeflate(), "permessage-deflate; client_max_window_bits=8", None),
     (PerMessageDeflate(client_max_window_bits=10), "permessage-deflate; client_max_window_bits=11", None),
     (PerMessageDeflate(server_no_context_takeover=True), "permessage-deflate", None),
     (PerMessageDeflate(server_max_window_bits=10), "permessage-deflate", None),
     (PerMessageDeflate(server_max_window_bits=10), "permessage-deflate; server_max_window_bits=11", None),
-    (PerMessageDeflate(server_max_window_bits=10), "permessage-deflate; server_max_window_bits=9",
-     PerMessageDeflate(server_max_window_bits=9)),
+    (
+        PerMessageDeflate(server_max_window_bits=10),
+        "permessage-deflate; server_max_window_bits=9",
+        PerMessageDeflate(server_max_window_bits=9),
+    ),
     (PerMessageDeflate(), "permessage-deflate; foo=bar", None),
     (PerMessageDeflate(), "permessage-deflate; client_no_context_takeover", PerMessageDeflate(client_no_context_takeover=True)),
 ]
@@ -109,10 +132,10 @@ def test_settings_are_checked(bits):
 
 # -- the codec --------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("takeover", [False, True])
 def test_codec_round_trip_and_context_takeover(takeover):
-    agreed = PerMessageDeflate(server_no_context_takeover=not takeover, client_no_context_takeover=not takeover,
-                               client_max_window_bits=9)
+    agreed = PerMessageDeflate(server_no_context_takeover=not takeover, client_no_context_takeover=not takeover, client_max_window_bits=9)
     client, server = DeflateCodec(agreed, True), DeflateCodec(agreed, False)
     message = b"the same words again and again " * 20
     sizes = []
@@ -150,6 +173,7 @@ def test_deflate_bomb_is_refused_with_bounded_memory():
 
 # -- through connections ----------------------------------------------------------
 
+
 def test_rsv1_only_on_the_first_frame(impl):
     client, server = pair(impl, PerMessageDeflate())
     first, second = server.send_text("ab", fin=False), server.send_text("cd")
@@ -158,11 +182,14 @@ def test_rsv1_only_on_the_first_frame(impl):
     assert feed(client, first + second) == [TextMessage("abcd")]
 
 
-@pytest.mark.parametrize("agreed", [
-    PerMessageDeflate(),
-    PerMessageDeflate(server_no_context_takeover=True, client_no_context_takeover=True),
-    PerMessageDeflate(server_max_window_bits=9, client_max_window_bits=9),
-])
+@pytest.mark.parametrize(
+    "agreed",
+    [
+        PerMessageDeflate(),
+        PerMessageDeflate(server_no_context_takeover=True, client_no_context_takeover=True),
+        PerMessageDeflate(server_max_window_bits=9, client_max_window_bits=9),
+    ],
+)
 def test_negotiated_connections_exchange(impl, agreed):
     client, server = pair(impl, agreed)
     assert client.extensions and server.extensions

@@ -5,20 +5,18 @@ from __future__ import annotations
 import base64
 
 import pytest
+from protocol_helpers import REQUEST, feed
 
 from fastws.protocol import (
-    load_implementation,
     AcceptConnection,
-    ClientConnection,
     ConnectionState,
     HandshakeFailed,
     InvalidState,
     RejectConnection,
     Request,
-    ServerConnection,
+    load_implementation,
 )
 from fastws.protocol._handshake import accept_key, make_key
-from protocol_helpers import REQUEST, feed
 
 
 def test_rfc_accept_key_example():
@@ -32,18 +30,34 @@ def test_keys_are_fresh_16_random_bytes():
 
 def test_client_request_and_server_event(impl):
     client = load_implementation(impl).ClientConnection()
-    request = Request(host="example.com:8080", target="/chat?x=1", subprotocols=("v2", "v1"), origin="https://example.com",
-                      extra_headers=(("Authorization", "Bearer t"),))
+    request = Request(
+        host="example.com:8080",
+        target="/chat?x=1",
+        subprotocols=("v2", "v1"),
+        origin="https://example.com",
+        extra_headers=(("Authorization", "Bearer t"),),
+    )
     wire = client.send(request)
     lines = wire.decode().split("\r\n")
     assert lines[0] == "GET /chat?x=1 HTTP/1.1" and wire.endswith(b"\r\n\r\n")
-    for line in ("Host: example.com:8080", "Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 13",
-                 "Origin: https://example.com", "Sec-WebSocket-Protocol: v2, v1", "Authorization: Bearer t"):
+    for line in (
+        "Host: example.com:8080",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Version: 13",
+        "Origin: https://example.com",
+        "Sec-WebSocket-Protocol: v2, v1",
+        "Authorization: Bearer t",
+    ):
         assert line in lines
     server = load_implementation(impl).ServerConnection()
     (received,) = feed(server, wire, 3)
     assert (received.host, received.target, received.subprotocols, received.origin) == (
-        "example.com:8080", "/chat?x=1", ("v2", "v1"), "https://example.com")
+        "example.com:8080",
+        "/chat?x=1",
+        ("v2", "v1"),
+        "https://example.com",
+    )
     response = server.send(AcceptConnection(subprotocol="v1", extra_headers=(("X-Server", "fastws"),)))
     assert response.startswith(b"HTTP/1.1 101 Switching Protocols\r\n") and b"X-Server: fastws\r\n" in response
     (accepted,) = feed(client, response, 1)
@@ -69,7 +83,9 @@ def test_application_rejection(impl):
     wire = server.send(RejectConnection(403, (("Content-Type", "text/plain"),), b"go away"))
     assert wire.startswith(b"HTTP/1.1 403 Forbidden\r\n") and wire.endswith(b"\r\n\r\ngo away")
     assert server.state is ConnectionState.CLOSED and server.should_close_transport
-    assert feed(client, wire, 4) == [RejectConnection(403, (("Content-Type", "text/plain"), ("Content-Length", "7"), ("Connection", "close")), b"go away")]
+    assert feed(client, wire, 4) == [
+        RejectConnection(403, (("Content-Type", "text/plain"), ("Content-Length", "7"), ("Connection", "close")), b"go away")
+    ]
     assert client.should_close_transport
 
 
@@ -98,6 +114,7 @@ def test_426_names_the_version(impl):
 
 
 # -- malformed requests: the exact answer for each -------------------------------
+
 
 def _without(name: bytes) -> bytes:
     return b"\r\n".join(line for line in REQUEST.split(b"\r\n") if not line.startswith(name))
@@ -181,9 +198,15 @@ def test_too_much_data_before_the_answer(impl):
 
 # -- malformed responses: the client gives up ------------------------------------
 
+
 def _response(key: str, *extra: bytes, accept=None, status=b"101 Switching Protocols") -> bytes:
-    lines = [b"HTTP/1.1 " + status, b"Upgrade: websocket", b"Connection: Upgrade",
-             b"Sec-WebSocket-Accept: " + (accept or accept_key(key)).encode(), *extra]
+    lines = [
+        b"HTTP/1.1 " + status,
+        b"Upgrade: websocket",
+        b"Connection: Upgrade",
+        b"Sec-WebSocket-Accept: " + (accept or accept_key(key)).encode(),
+        *extra,
+    ]
     return b"\r\n".join(lines) + b"\r\n\r\n"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from protocol_helpers import REQUEST
 
 from fastws.protocol import HandshakeError
 from fastws.protocol._http import (
@@ -14,7 +15,6 @@ from fastws.protocol._http import (
     serialize_head,
     token_list,
 )
-from protocol_helpers import REQUEST
 
 
 def test_parse_head_whole_and_incremental():
@@ -30,23 +30,33 @@ def test_values_are_trimmed_and_obs_text_kept():
     assert headers == (("X-A", "caf\xe9"), ("X-Empty", ""))
 
 
-@pytest.mark.parametrize("wire, status", [
-    (b"GET / HTTP/1.1\r\n X: folded\r\n\r\n", 400),
-    (b"GET / HTTP/1.1\r\nX\x01: 1\r\n\r\n", 400),
-    (b"GET / HTTP/1.1\r\nX: \x7f\r\n\r\n", 400),
-    (b"GET /\x00 HTTP/1.1\r\n\r\n", 400),
-    (b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 129 + b"\r\n", 431),
-    (b"GET / HTTP/1.1\r\nX: " + b"y" * 16400 + b"\r\n\r\n", 431),
-])
+@pytest.mark.parametrize(
+    "wire, status",
+    [
+        (b"GET / HTTP/1.1\r\n X: folded\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nX\x01: 1\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nX: \x7f\r\n\r\n", 400),
+        (b"GET /\x00 HTTP/1.1\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 129 + b"\r\n", 431),
+        (b"GET / HTTP/1.1\r\nX: " + b"y" * 16400 + b"\r\n\r\n", 431),
+    ],
+)
 def test_parse_head_errors(wire, status):
     with pytest.raises(HandshakeError) as raised:
         parse_head(bytearray(wire))
     assert raised.value.status_code == status
 
 
-@pytest.mark.parametrize("line, status", [
-    ("GET / HTTP/1.0", 505), ("GET / HTTP/2", 505), ("GET /", 400), ("G\"T / HTTP/1.1", 400), ("GET a b HTTP/1.1", 400),
-])
+@pytest.mark.parametrize(
+    "line, status",
+    [
+        ("GET / HTTP/1.0", 505),
+        ("GET / HTTP/2", 505),
+        ("GET /", 400),
+        ('G"T / HTTP/1.1', 400),
+        ("GET a b HTTP/1.1", 400),
+    ],
+)
 def test_request_line_errors(line, status):
     with pytest.raises(HandshakeError) as raised:
         parse_request_line(line)

@@ -17,15 +17,14 @@ import wsproto.events as wse
 import wsproto.extensions
 
 from fastws.protocol import (
-    load_implementation,
     AcceptConnection,
     BinaryMessage,
     ClientConnection,
     CloseConnection,
     PerMessageDeflate,
     Request,
-    ServerConnection,
     TextMessage,
+    load_implementation,
 )
 
 TIMEOUT = 10
@@ -97,8 +96,7 @@ def fastws_client(port: int, impl: Any, compress: bool) -> ClientConnection:
     """Sends MESSAGES (every other one fragmented), checks the echoes, closes."""
     client = load_implementation(impl).ClientConnection(max_message_size=None)
     with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as conn:
-        conn.sendall(client.send(Request(host=f"127.0.0.1:{port}", target="/echo",
-                                         extensions=(PerMessageDeflate(),) if compress else ())))
+        conn.sendall(client.send(Request(host=f"127.0.0.1:{port}", target="/echo", extensions=(PerMessageDeflate(),) if compress else ())))
         received: List[Any] = []
 
         def pump(until: Callable[[], bool]) -> None:

@@ -7,9 +7,9 @@ from __future__ import annotations
 import random
 
 import pytest
-
-from fastws.protocol import BinaryMessage, CloseConnection, Ping, Pong, PerMessageDeflate, TextMessage
 from protocol_helpers import pair
+
+from fastws.protocol import BinaryMessage, CloseConnection, PerMessageDeflate, Ping, Pong, TextMessage
 
 ALPHABET = "aé€😀 \n"
 
@@ -45,7 +45,9 @@ def deliver(rng, receiver, wire):
     return receiver.events()
 
 
-@pytest.mark.parametrize("deflate", [None, PerMessageDeflate(), PerMessageDeflate(client_no_context_takeover=True, server_max_window_bits=9)])
+@pytest.mark.parametrize(
+    "deflate", [None, PerMessageDeflate(), PerMessageDeflate(client_no_context_takeover=True, server_max_window_bits=9)]
+)
 def test_random_traffic(impl, deflate):
     rng = random.Random(6455 + (0 if deflate is None else 7692))
     client, server = pair(impl, deflate, max_message_size=None)

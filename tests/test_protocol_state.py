@@ -7,8 +7,10 @@ from typing import Optional
 
 import pytest
 
-from fastws.protocol import ConnectionState as S, InvalidState
-from fastws.protocol._state import Happening as H, next_state
+from fastws.protocol import ConnectionState as S
+from fastws.protocol import InvalidState
+from fastws.protocol._state import Happening as H
+from fastws.protocol._state import next_state
 
 
 def by_the_rfc(state: S, happening: H) -> Optional[S]:

@@ -107,7 +107,9 @@ def test_separate_objects_give_the_single_threaded_results(impl: Any) -> None:
         validator.finish()
         assert validator.position == len(text)
         masker = impl.Masker(KEY)
-        assert b"".join(masker.process(payload[start : start + 3 + index]) for start in range(0, len(payload), 3 + index)) == expected_masked
+        assert (
+            b"".join(masker.process(payload[start : start + 3 + index]) for start in range(0, len(payload), 3 + index)) == expected_masked
+        )
 
     _hammer(work)
 
@@ -152,7 +154,6 @@ def test_a_second_thread_is_refused_mid_call(impl: Any, name: str) -> None:
         assert target.position == 2  # the refused call fed nothing
     assert len(chunk.outcome) == 1 and isinstance(chunk.outcome[0], RuntimeError)
     assert str(chunk.outcome[0]) == _in_use(name)
-
 
 
 def test_shared_parser_whole_frames(impl: Any) -> None:

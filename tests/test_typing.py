@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import List
 
 import pytest
-
 from conftest import PURE_ONLY
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,8 +6,8 @@ import array
 import random
 
 import pytest
-
 import reference
+
 from fastws import InvalidUtf8
 
 SAMPLES = {

@@ -12,7 +12,6 @@ import struct
 from typing import Any, List, Tuple
 
 import pytest
-
 from uvicorn_helpers import APPS, Record, connection_of, make_app, protocol_class, require_uvicorn, serve
 
 require_uvicorn()
@@ -200,7 +199,10 @@ def test_ping_timeout(impl: Any) -> None:
 
 def test_pings_answered_keep_the_connection(impl: Any) -> None:
     async def main() -> None:
-        async with serve(make_app("starlette", Record()), protocol_class(impl), ws_ping_interval=0.05, ws_ping_timeout=0.5) as (server, port):
+        async with serve(make_app("starlette", Record()), protocol_class(impl), ws_ping_interval=0.05, ws_ping_timeout=0.5) as (
+            server,
+            port,
+        ):
             async with connect(f"ws://127.0.0.1:{port}/echo", ping_interval=None) as ws:
                 await asyncio.sleep(1.5)  # many pings, each answered by the client in time
                 assert connection_of(server).ping_sent_at > 0
@@ -354,8 +356,17 @@ def test_the_one_flag(tmp_path: Any) -> None:
         port = sock.getsockname()[1]
         sock.close()
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "uvicorn", "app:app", "--port", str(port), "--ws", "fastws.uvicorn:WebSocketProtocol",
-            cwd=tmp_path, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(tmp_path)},
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app:app",
+            "--port",
+            str(port),
+            "--ws",
+            "fastws.uvicorn:WebSocketProtocol",
+            cwd=tmp_path,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(tmp_path)},
         )
         try:
             assert process.stderr is not None

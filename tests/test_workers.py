@@ -11,12 +11,11 @@ import signal
 from typing import Any
 
 import pytest
+from cli_helpers import Cli
+from hub_helpers import until
 
 from fastws import aio
 from fastws.aio import ConnectionClosed
-
-from cli_helpers import Cli
-from hub_helpers import until
 
 pytestmark = pytest.mark.skipif(not hasattr(__import__("socket"), "SO_REUSEPORT"), reason="workers need SO_REUSEPORT (POSIX)")
 

@@ -102,7 +102,9 @@ def _run(tree: Path, env: Dict[str, str], modules: List[str], cython: bool) -> P
     tests = [str(tree / "tests" / f"{name}.py") for name in modules if (tree / "tests" / f"{name}.py").exists()]
     command = [sys.executable, "-m", "coverage", "run", f"--rcfile={rc}", "-m", "pytest", *tests, "-q", "-p", "no:cacheprovider", "-x"]
     print("$", " ".join(command[:5]), "-m pytest", f"<{len(tests)} test modules>", flush=True)
-    subprocess.run(command, cwd=tree, env=env, check=True, stdout=subprocess.DEVNULL if not os.environ.get("FASTWS_COVERAGE_VERBOSE") else None)
+    subprocess.run(
+        command, cwd=tree, env=env, check=True, stdout=subprocess.DEVNULL if not os.environ.get("FASTWS_COVERAGE_VERBOSE") else None
+    )
     return data
 
 
@@ -134,7 +136,9 @@ def _measure(tree: Path, data_file: Path, cython: bool) -> Dict[str, Tuple[int, 
 def _traced_tree() -> Tuple[Path, Dict[str, str]]:
     """A copy of the work tree with the extension built in place with line tracing."""
     tree = Path(tempfile.mkdtemp(prefix="fastws-cov-"))
-    listing = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT, check=True, capture_output=True)
+    listing = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT, check=True, capture_output=True
+    )
     for name in filter(None, listing.stdout.decode().split("\0")):
         if (ROOT / name).is_file():
             (tree / name).parent.mkdir(parents=True, exist_ok=True)

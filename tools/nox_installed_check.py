@@ -10,8 +10,9 @@ import os
 import sysconfig
 from pathlib import Path
 
-import fastws
 import pytest
+
+import fastws
 
 PURE_ONLY = os.environ.get("FASTWS_TEST_PURE_ONLY", "") not in ("", "0")
 

@@ -22,8 +22,8 @@ from ._impl import (
     implementation_error,
     parse_close,
     parse_header,
-    simd_levels,
     set_simd,
+    simd_levels,
     validate_utf8,
 )
 from ._impl import get_simd as _get_simd

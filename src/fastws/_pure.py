@@ -480,7 +480,10 @@ def parse_header(data: Any, offset: int = 0) -> Optional[FrameHeader]:
         mask = bytes(buf[offset + header_length : offset + header_length + 4])
         header_length += 4
     header = _new_record(FrameHeader)
-    _set_record(header, (first & 0x80 != 0, first & 0x40 != 0, first & 0x20 != 0, first & 0x10 != 0, opcode, mask is not None, mask, length, header_length))
+    _set_record(
+        header,
+        (first & 0x80 != 0, first & 0x40 != 0, first & 0x20 != 0, first & 0x10 != 0, opcode, mask is not None, mask, length, header_length),
+    )
     return header
 
 

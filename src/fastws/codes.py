@@ -29,9 +29,7 @@ class Opcode(enum.IntEnum):
 
 #: Opcode member per 4-bit value, None where reserved: the parsers' lookup table,
 #: cheaper than ``Opcode(value)`` on a hot path.
-OPCODE_TABLE: Tuple[Optional[Opcode], ...] = tuple(
-    Opcode(value) if value in Opcode._value2member_map_ else None for value in range(16)
-)
+OPCODE_TABLE: Tuple[Optional[Opcode], ...] = tuple(Opcode(value) if value in Opcode._value2member_map_ else None for value in range(16))
 
 
 class CloseCode(enum.IntEnum):

@@ -65,8 +65,8 @@ from .protocol import (
     Pong,
     RejectConnection,
     Request,
-    load_implementation,
     TextMessage,
+    load_implementation,
 )
 
 __all__ = ["DEFLATE", "WebSocketProtocol"]
@@ -301,7 +301,9 @@ class WebSocketProtocol(asyncio.Protocol):
                 elif kind == "websocket.close" and self._failure is not None:
                     self._fail_now()  # the failure's close frame is the one to send
                 elif kind == "websocket.close":
-                    self._disconnect({"type": "websocket.disconnect", "code": message.get("code") or 1000, "reason": message.get("reason") or ""})
+                    self._disconnect(
+                        {"type": "websocket.disconnect", "code": message.get("code") or 1000, "reason": message.get("reason") or ""}
+                    )
                     self._send_close(message.get("code") or 1000, message.get("reason") or "")
                 else:
                     raise RuntimeError(f"Expected ASGI message 'websocket.send' or 'websocket.close', but got '{kind}'.")
@@ -343,8 +345,7 @@ class WebSocketProtocol(asyncio.Protocol):
             self._response = (status, _latin1(self.default_headers) + _latin1(message.get("headers", ())), bytearray())
         else:
             raise RuntimeError(
-                "Expected ASGI message 'websocket.accept', 'websocket.close' "
-                f"or 'websocket.http.response.start' but got '{kind}'."
+                f"Expected ASGI message 'websocket.accept', 'websocket.close' or 'websocket.http.response.start' but got '{kind}'."
             )
 
     # -- the connection's life ------------------------------------------------------

@@ -1,15 +1,15 @@
 """fastws.aio: a WebSocket server and client for asyncio, over ``fastws.protocol``.
 
-    import fastws.aio
+import fastws.aio
 
-    async def echo(ws):
-        async for message in ws:
-            await ws.send(message)
+async def echo(ws):
+    async for message in ws:
+        await ws.send(message)
 
-    async with fastws.aio.serve(echo, "127.0.0.1", 8765) as server:
-        async with fastws.aio.connect("ws://127.0.0.1:8765") as ws:
-            await ws.send("hello")
-            assert await ws.recv() == "hello"
+async with fastws.aio.serve(echo, "127.0.0.1", 8765) as server:
+    async with fastws.aio.connect("ws://127.0.0.1:8765") as ws:
+        await ws.send("hello")
+        assert await ws.recv() == "hello"
 """
 
 from ._client import connect

@@ -102,7 +102,11 @@ class connect:
             raise ValueError("an ssl context needs a wss:// URI")
         loop = asyncio.get_running_loop()
         proto = load_implementation(o["implementation"]).ClientConnection(
-            max_message_size=o["max_message_size"], max_fragments=o["max_fragments"], hold_failure=True, report_pings=False, stream_messages=o["listener"] is None
+            max_message_size=o["max_message_size"],
+            max_fragments=o["max_fragments"],
+            hold_failure=True,
+            report_pings=False,
+            stream_messages=o["listener"] is None,
         )
         request = Request(
             host=host_header,

@@ -53,8 +53,8 @@ from ..protocol import (
     HandshakeFailed,
     HttpRequest,
     InvalidState,
-    PreparedMessage,
     Pong,
+    PreparedMessage,
     RejectConnection,
     Request,
 )
@@ -115,7 +115,9 @@ class InvalidHandshake(Exception):
     """The opening handshake failed: the server refused it (``status_code``,
     ``headers``, ``body``) or broke RFC 6455 (``status_code`` None)."""
 
-    def __init__(self, message: str, status_code: Optional[int] = None, headers: Tuple[Tuple[str, str], ...] = (), body: bytes = b"") -> None:
+    def __init__(
+        self, message: str, status_code: Optional[int] = None, headers: Tuple[Tuple[str, str], ...] = (), body: bytes = b""
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.headers = headers
@@ -607,7 +609,9 @@ class WebSocket(asyncio.BufferedProtocol):
                 self.response = event
                 self._opened_now()
             elif kind is RejectConnection:
-                self._fail_open(InvalidHandshake(f"the server refused the handshake: {event.status_code}", event.status_code, event.headers, event.body))
+                self._fail_open(
+                    InvalidHandshake(f"the server refused the handshake: {event.status_code}", event.status_code, event.headers, event.body)
+                )
             elif kind is HandshakeFailed:
                 self._fail_open(InvalidHandshake(event.reason, event.status_code))
         self._wake_reader()

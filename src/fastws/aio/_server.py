@@ -105,7 +105,13 @@ class Server:
             self._server = await loop.create_server(self._new_connection, sock=self.sock, ssl=self.ssl, backlog=self.backlog)
         else:
             self._server = await loop.create_server(
-                self._new_connection, self.host, self.port, ssl=self.ssl, backlog=self.backlog, reuse_address=True, reuse_port=self.reuse_port or None
+                self._new_connection,
+                self.host,
+                self.port,
+                ssl=self.ssl,
+                backlog=self.backlog,
+                reuse_address=True,
+                reuse_port=self.reuse_port or None,
             )
         return self
 

@@ -90,7 +90,9 @@ def run_workers(
     delays = [0.0] * workers
 
     def start(slot: int) -> None:
-        process = context.Process(target=_worker, args=(make_server, host, port, slot, close_timeout), name=f"fastws-worker-{slot}", daemon=False)
+        process = context.Process(
+            target=_worker, args=(make_server, host, port, slot, close_timeout), name=f"fastws-worker-{slot}", daemon=False
+        )
         process.start()
         running[slot] = (process, time.monotonic())
 
@@ -110,7 +112,9 @@ def run_workers(
                     process.join()
                     del running[slot]
                     delays[slot] = min(max(delays[slot] * 2, 0.1), 5.0) if now - started < _YOUNG else 0.0
-                    logger.warning("worker %d (pid %d) exited with code %s; restarting it in %.1f s", slot, process.pid, process.exitcode, delays[slot])
+                    logger.warning(
+                        "worker %d (pid %d) exited with code %s; restarting it in %.1f s", slot, process.pid, process.exitcode, delays[slot]
+                    )
                     restart_at[slot] = now + delays[slot]
             for slot, when in list(restart_at.items()):
                 if when <= now and not stopping:

@@ -1,10 +1,10 @@
 """``python -m fastws``: what this install runs on, and how fast it is.
 
-    python -m fastws            implementation, SIMD level and a short benchmark
-    python -m fastws bench      fastws against every installed peer (websockets,
-                                wsproto, aiohttp, picows, wsaccel, autobahn, numpy)
-    python -m fastws echo       an echo server (the Autobahn conformance run uses it; --workers N)
-    python -m fastws chat       the chat example (--workers N, --redis URL: across processes)
+python -m fastws            implementation, SIMD level and a short benchmark
+python -m fastws bench      fastws against every installed peer (websockets,
+                            wsproto, aiohttp, picows, wsaccel, autobahn, numpy)
+python -m fastws echo       an echo server (the Autobahn conformance run uses it; --workers N)
+python -m fastws chat       the chat example (--workers N, --redis URL: across processes)
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     bench.add_argument("--all-levels", action="store_true", help="time fastws at every SIMD level this CPU has, not only the selected one")
     bench.add_argument("--repeat", type=int, help="samples per case; the median is reported (default 21, 3 with --quick)")
     bench.add_argument("--sample-ms", type=float, help="the shortest sample, in ms (default 5, 0.5 with --quick)")
-    bench.add_argument("--only", action="append", metavar="OPERATION", help="apply_mask, apply_mask_into, validate_utf8, utf8_chunks or parse (repeatable)")
+    bench.add_argument(
+        "--only", action="append", metavar="OPERATION", help="apply_mask, apply_mask_into, validate_utf8, utf8_chunks or parse (repeatable)"
+    )
     from . import serve
 
     serve.add_arguments(commands)  # echo, chat

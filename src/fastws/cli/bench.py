@@ -271,8 +271,15 @@ def measure(case: Case, contenders: Sequence[Contender], repeat: int, sample_ns:
             gc.enable()
     return [
         Result(
-            case.operation, case.name, contender.label, contender.kind, statistics.median(samples) / loops, loops, len(samples),
-            case.payload_bytes, case.frames,
+            case.operation,
+            case.name,
+            contender.label,
+            contender.kind,
+            statistics.median(samples) / loops,
+            loops,
+            len(samples),
+            case.payload_bytes,
+            case.frames,
         )
         for contender, module, call, loops, samples in runners
     ]
@@ -422,8 +429,18 @@ def goals(selected: str) -> List[Tuple[str, float, List[Pair], Optional[float]]]
             versus("validate_utf8", [f"ascii {_size_name(s)}" for s in UTF8_SIZES], "bytes.decode"),
             None,
         ),
-        ("validate_utf8 >= 5x bytes.decode, non-ASCII 64 KiB", 5.0, versus("validate_utf8", [f"{t} 64 KiB" for t in texts], "bytes.decode"), None),
-        ("validate_utf8 >= 10x bytes.decode, non-ASCII 1 MiB", 10.0, versus("validate_utf8", [f"{t} 1 MiB" for t in texts], "bytes.decode"), None),
+        (
+            "validate_utf8 >= 5x bytes.decode, non-ASCII 64 KiB",
+            5.0,
+            versus("validate_utf8", [f"{t} 64 KiB" for t in texts], "bytes.decode"),
+            None,
+        ),
+        (
+            "validate_utf8 >= 10x bytes.decode, non-ASCII 1 MiB",
+            10.0,
+            versus("validate_utf8", [f"{t} 1 MiB" for t in texts], "bytes.decode"),
+            None,
+        ),
         ("validate_utf8 rejects 1 MiB (bad first byte) < 1 µs", 1.0, [(("validate_utf8", "reject 1 MiB", fast),) * 2], 1000.0),
         (
             "Utf8Validator in 4 KiB chunks >= 0.8x one-shot, 1 MiB",
@@ -581,7 +598,12 @@ def run(
     finally:
         progress.close()
     header = environment()
-    settings = {"repeat": repeat, "sample_ms": sample_ms, "mode": "intro" if intro else "quick" if quick else "full", "all_levels": all_levels}
+    settings = {
+        "repeat": repeat,
+        "sample_ms": sample_ms,
+        "mode": "intro" if intro else "quick" if quick else "full",
+        "all_levels": all_levels,
+    }
     report = evaluate_goals(results, fastws.simd)
     if as_json:
         best = best_peer(results)
@@ -594,7 +616,9 @@ def run(
         document = {"environment": header, "settings": settings, "left_out": problems + left_out, "results": rows, "goals": report}
         print(json.dumps(document, indent=2), file=out)
     else:
-        title = f"fastws {header['fastws']} ({header['implementation']}, SIMD {header['simd']} of {', '.join(header['simd_levels']) or 'none'})"
+        title = (
+            f"fastws {header['fastws']} ({header['implementation']}, SIMD {header['simd']} of {', '.join(header['simd_levels']) or 'none'})"
+        )
         print(f"{title} on {header['cpu']} ({header['cpus']} CPUs), {header['python']}, {header['platform']}", file=out)
         print(f"medians of {repeat} samples of >= {sample_ms:g} ms each; 'vs best peer' = the fastest peer's time / this time", file=out)
         missing = sorted({reason.rsplit("(", 1)[1].rstrip(")") for reason in left_out if ": not installed (" in reason})
@@ -611,4 +635,3 @@ def run(
         if not as_json:
             print(f"\nplot: {plot_path}", file=out)
     return 0
-

@@ -45,7 +45,9 @@ def hub_backend(redis: Optional[str], cluster: bool = False) -> Any:
 
 
 @asynccontextmanager
-async def chat_server(host: Optional[str] = "127.0.0.1", port: int = 8000, *, redis: Optional[str] = None, redis_cluster: bool = False, **options: Any) -> AsyncIterator[Server]:
+async def chat_server(
+    host: Optional[str] = "127.0.0.1", port: int = 8000, *, redis: Optional[str] = None, redis_cluster: bool = False, **options: Any
+) -> AsyncIterator[Server]:
     """``async with chat_server(...) as server:`` the chat, running. ``redis``: a
     Redis URL shared by every process of the room; ``options`` go to ``serve``
     (``sock=`` for a worker's socket)."""

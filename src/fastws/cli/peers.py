@@ -349,10 +349,21 @@ def _picows_parse(payloads: bool) -> Callable[[], Callable[..., Any]]:
 
         async def new_protocol() -> Any:  # it takes the running loop
             return WSProtocol(
-                None, None, False, lambda request: listener, logging.getLogger("fastws.bench.picows"),
-                True, None,  # disconnect_on_exception, no handshake timeout
-                False, 20, 20, picows.WSAutoPingStrategy.PING_WHEN_IDLE, False,  # no auto ping/pong
-                1 << 40, None, 16 * 1024,  # max_frame_size, extra headers, read buffer
+                None,
+                None,
+                False,
+                lambda request: listener,
+                logging.getLogger("fastws.bench.picows"),
+                True,
+                None,  # disconnect_on_exception, no handshake timeout
+                False,
+                20,
+                20,
+                picows.WSAutoPingStrategy.PING_WHEN_IDLE,
+                False,  # no auto ping/pong
+                1 << 40,
+                None,
+                16 * 1024,  # max_frame_size, extra headers, read buffer
             )
 
         loop = asyncio.new_event_loop()

@@ -1,13 +1,13 @@
 """``python -m fastws echo`` and ``python -m fastws chat``: servers over ``fastws.aio``.
 
-    python -m fastws echo --host 127.0.0.1 --port 9001    echoes every message (the
-                                                          Autobahn fuzzingclient's peer)
-    python -m fastws echo --api callback --loop uvloop    the same on the callback API, on uvloop
-    python -m fastws chat --host 127.0.0.1 --port 8000    the chat: a page at /, every
-                                                          message to every client
-    ... --workers 4                                       4 processes on one port (SO_REUSEPORT)
-    python -m fastws chat --workers 2 --redis redis://127.0.0.1:6379/0
-                                                          the chat room shared by the workers
+python -m fastws echo --host 127.0.0.1 --port 9001    echoes every message (the
+                                                      Autobahn fuzzingclient's peer)
+python -m fastws echo --api callback --loop uvloop    the same on the callback API, on uvloop
+python -m fastws chat --host 127.0.0.1 --port 8000    the chat: a page at /, every
+                                                      message to every client
+... --workers 4                                       4 processes on one port (SO_REUSEPORT)
+python -m fastws chat --workers 2 --redis redis://127.0.0.1:6379/0
+                                                      the chat room shared by the workers
 """
 
 from __future__ import annotations
@@ -34,16 +34,30 @@ def add_arguments(commands: Any) -> None:
         command.add_argument("--port", type=int, default=port)
         command.add_argument("--no-compression", action="store_true", help="decline permessage-deflate")
         command.add_argument("--ping-interval", type=float, default=20.0, help="keepalive: ping every N seconds (default 20; 0: off)")
-        command.add_argument("--ping-timeout", type=float, default=None, help="drop a peer whose pong is N seconds late (default: the ping interval)")
+        command.add_argument(
+            "--ping-timeout", type=float, default=None, help="drop a peer whose pong is N seconds late (default: the ping interval)"
+        )
         command.add_argument("--close-timeout", type=float, default=10.0, help="wait N seconds for a peer's closing handshake (default 10)")
         command.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio", help="the event loop (uvloop: pip install uvloop)")
         command.add_argument("--workers", type=int, default=1, help="processes serving the port (SO_REUSEPORT; default 1: this process)")
         if name == "echo":
-            command.add_argument("--api", choices=("task", "callback"), default="task", help="a task per connection (default), or callbacks from the transport")
+            command.add_argument(
+                "--api",
+                choices=("task", "callback"),
+                default="task",
+                help="a task per connection (default), or callbacks from the transport",
+            )
             command.add_argument("--max-message-size", type=int, default=ECHO_MAX_MESSAGE_SIZE)
-            command.add_argument("--max-fragments", type=int, default=DEFAULT_MAX_FRAGMENTS, help=f"fragments per message before 1009 (default {DEFAULT_MAX_FRAGMENTS}; 0: no limit)")
+            command.add_argument(
+                "--max-fragments",
+                type=int,
+                default=DEFAULT_MAX_FRAGMENTS,
+                help=f"fragments per message before 1009 (default {DEFAULT_MAX_FRAGMENTS}; 0: no limit)",
+            )
         else:
-            command.add_argument("--redis", metavar="URL", help="share the room through this Redis (redis://host:port/db): across workers and hosts")
+            command.add_argument(
+                "--redis", metavar="URL", help="share the room through this Redis (redis://host:port/db): across workers and hosts"
+            )
             command.add_argument("--redis-cluster", action="store_true", help="--redis names a node of a Redis Cluster: sharded pub/sub")
 
 
@@ -60,7 +74,9 @@ def run(arguments: argparse.Namespace) -> int:
         def listening(port: int) -> None:
             print(f"fastws {arguments.command} server on {scheme}://{arguments.host}:{port}/ ({arguments.workers} workers)", flush=True)
 
-        return run_workers(lambda sock: _make(arguments, sock=sock), arguments.host, arguments.port, workers=arguments.workers, on_listening=listening)
+        return run_workers(
+            lambda sock: _make(arguments, sock=sock), arguments.host, arguments.port, workers=arguments.workers, on_listening=listening
+        )
     try:
         if arguments.loop == "uvloop":
             import uvloop
@@ -121,7 +137,9 @@ async def _serve(arguments: argparse.Namespace, scheme: str) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fastws.cli.serve", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m fastws.cli.serve", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     add_arguments(parser.add_subparsers(dest="command", required=True))
     return run(parser.parse_args(argv))
 

@@ -75,7 +75,9 @@ def install() -> bool:
             _install_framing()
             _why = ""
         else:
-            _why = f"websockets {version} is not one of the versions the adapter knows ({', '.join(SUPPORTED)}): only apply_mask is replaced"
+            _why = (
+                f"websockets {version} is not one of the versions the adapter knows ({', '.join(SUPPORTED)}): only apply_mask is replaced"
+            )
     except BaseException:
         _patches.undo()
         _replaced.clear()
@@ -90,8 +92,8 @@ def uninstall() -> bool:
     _replaced.clear()
     # websockets.legacy.framing imported while installed bound fastws' itself.
     framing = sys.modules.get("websockets.legacy.framing")
-    if framing is not None and getattr(framing, "apply_mask") is _bound:
-        setattr(framing, "apply_mask", _source.apply_mask)
+    if framing is not None and framing.apply_mask is _bound:
+        framing.apply_mask = _source.apply_mask
     return True
 
 

@@ -48,7 +48,9 @@ _STABLE = 5.0  # seconds up after which a failure restarts the backoff from its 
 class _Link:
     """One node: a subscribing connection, a publishing queue, and their tasks."""
 
-    def __init__(self, client: Any, name: str, sharded: bool, deliver: Deliver, prefix: str, backoff: Tuple[float, float], max_queue: int) -> None:
+    def __init__(
+        self, client: Any, name: str, sharded: bool, deliver: Deliver, prefix: str, backoff: Tuple[float, float], max_queue: int
+    ) -> None:
         self.client, self.name, self.sharded = client, name, sharded
         self.deliver, self.prefix, self.backoff, self.max_queue = deliver, prefix, backoff, max_queue
         self.channels: Set[str] = set()
@@ -132,7 +134,14 @@ class _Link:
                     failures, delay = 0, self.backoff[0]  # it had worked for a while: start over
                 failures += 1
                 level = logging.WARNING if lost or failures % 20 == 0 else logging.DEBUG
-                logger.log(level, "Redis %s: unreachable (%s); local delivery goes on; retrying in %.1f s (attempt %d)", self.name, error or type(error).__name__, delay, failures)
+                logger.log(
+                    level,
+                    "Redis %s: unreachable (%s); local delivery goes on; retrying in %.1f s (attempt %d)",
+                    self.name,
+                    error or type(error).__name__,
+                    delay,
+                    failures,
+                )
                 await _quietly(pubsub.aclose())
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.backoff[1])
@@ -177,7 +186,9 @@ class _Link:
                 try:
                     await pipe.execute()
                 except _FAILURES as error:
-                    logger.warning("Redis %s: %d messages not published (%s)", self.name, len(batch) + len(queue), error or type(error).__name__)
+                    logger.warning(
+                        "Redis %s: %d messages not published (%s)", self.name, len(batch) + len(queue), error or type(error).__name__
+                    )
                     queue.clear()
                     self._broken(error)
 
@@ -212,7 +223,15 @@ class RedisBackend(_Backend):
     seconds; ``max_queue``: messages waiting to be published, past which ``publish``
     refuses. Other options go to ``redis.asyncio.Redis.from_url``."""
 
-    def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = "fastws:", backoff: Tuple[float, float] = (0.1, 5.0), max_queue: int = 10000, **options: Any) -> None:
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        prefix: str = "fastws:",
+        backoff: Tuple[float, float] = (0.1, 5.0),
+        max_queue: int = 10000,
+        **options: Any,
+    ) -> None:
         super().__init__(url, prefix=prefix, backoff=backoff, max_queue=max_queue, **options)
         self.link: Optional[_Link] = None
 
@@ -248,7 +267,15 @@ class RedisClusterBackend(_Backend):
     slot, one connection per primary that this instance needs. ``url`` names any
     node of the cluster; the options are ``RedisBackend``'s."""
 
-    def __init__(self, url: str = "redis://127.0.0.1:7000/0", *, prefix: str = "fastws:", backoff: Tuple[float, float] = (0.1, 5.0), max_queue: int = 10000, **options: Any) -> None:
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:7000/0",
+        *,
+        prefix: str = "fastws:",
+        backoff: Tuple[float, float] = (0.1, 5.0),
+        max_queue: int = 10000,
+        **options: Any,
+    ) -> None:
         super().__init__(url, prefix=prefix, backoff=backoff, max_queue=max_queue, **options)
         self.cluster: Optional[RedisCluster] = None
         self.links: Dict[str, _Link] = {}

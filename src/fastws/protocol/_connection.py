@@ -49,8 +49,8 @@ from ._events import (
     Request,
     TextMessage,
 )
-from ._prepared import PreparedMessage
 from ._http import DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, header_values, parse_head, parse_request_line
+from ._prepared import PreparedMessage
 from ._state import ConnectionState, Happening, next_state
 
 __all__ = ["ClientConnection", "Connection", "ServerConnection", "DEFAULT_MAX_FRAGMENTS", "DEFAULT_MAX_MESSAGE_SIZE"]
@@ -190,7 +190,7 @@ class Connection:
 
     @property
     def role(self) -> str:
-        """"client" or "server"."""
+        """ "client" or "server"."""
         return "client" if self._client else "server"
 
     @property
@@ -757,7 +757,9 @@ class ServerConnection(Connection):
 
     def _refuse(self, error: HandshakeError) -> None:
         body = f"Failed to open a WebSocket connection: {error}.\n".encode("utf-8", "replace")
-        self._out.append(_handshake.build_reject(RejectConnection(error.status_code, (("Content-Type", "text/plain; charset=utf-8"),), body)))
+        self._out.append(
+            _handshake.build_reject(RejectConnection(error.status_code, (("Content-Type", "text/plain; charset=utf-8"),), body))
+        )
         self._events.append(HandshakeFailed(str(error), error.status_code))
         self._abort = True
         self._end(Happening.FAIL)

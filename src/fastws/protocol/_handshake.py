@@ -4,13 +4,13 @@ response, built and checked in both roles."""
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import os
 from http import HTTPStatus
 from typing import List, Optional, Sequence, Tuple
 
-from ._deflate import NAME as DEFLATE, PerMessageDeflate
+from ._deflate import NAME as DEFLATE
+from ._deflate import PerMessageDeflate
 from ._errors import HandshakeError
 from ._events import AcceptConnection, Headers, RejectConnection, Request
 from ._http import Head, header_values, parse_extensions, parse_request_line, parse_status_line, serialize_head, token_list
