@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import os
 import socket
@@ -36,7 +35,8 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-HOST = "127.0.0.1"
+from handshake import HOST, take_head, upgrade_request
+
 CHANNEL = "fan"
 WINDOW = 32
 RATE = 20
@@ -161,23 +161,18 @@ class Counter(asyncio.Protocol):
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
-        key = base64.b64encode(os.urandom(16)).decode()
-        extensions = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" if self.deflate else ""
-        transport.write(
-            f"GET {self.path} HTTP/1.1\r\nHost: {HOST}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{extensions}\r\n".encode()
-        )
+        transport.write(upgrade_request(self.path, "permessage-deflate; client_max_window_bits" if self.deflate else ""))
 
     def data_received(self, data: bytes) -> None:
         if self.head is not None:
-            self.head += data
-            end = self.head.find(b"\r\n\r\n")
-            if end < 0:
+            whole = take_head(self.head, data)
+            if whole is None:
                 return
-            if not self.head.startswith(b"HTTP/1.1 101"):
-                self.opened.set_exception(RuntimeError(bytes(self.head[:200]).decode(errors="replace")))
+            head, data = whole
+            if not head.startswith(b"HTTP/1.1 101"):
+                self.opened.set_exception(RuntimeError(head[:200].decode(errors="replace")))
                 return
-            data, self.head = bytes(self.head[end + 4 :]), None
+            self.head = None
             if self.socketio:
                 import fastws
 

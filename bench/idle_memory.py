@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import os
 import resource
 import socket
 import subprocess
@@ -19,8 +17,9 @@ import time
 from pathlib import Path
 from typing import Any, List
 
+from handshake import HOST, upgrade_request
+
 HERE = Path(__file__).resolve().parent
-HOST = "127.0.0.1"
 
 
 def rss_kib(pid: int) -> int:
@@ -36,10 +35,7 @@ class Idle(asyncio.Protocol):
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
-        key = base64.b64encode(os.urandom(16)).decode()
-        transport.write(
-            f"GET / HTTP/1.1\r\nHost: {HOST}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()  # noqa: E501
-        )
+        transport.write(upgrade_request())
 
     def data_received(self, data: bytes) -> None:
         self.head += data

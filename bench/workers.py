@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import os
 import re
 import signal
 import subprocess
@@ -21,9 +19,10 @@ import sys
 import time
 from typing import Any, List
 
+from handshake import HOST, take_head, upgrade_request
+
 import fastws
 
-HOST = "127.0.0.1"
 WINDOW = 64
 FRAME = fastws.encode_frame(fastws.Opcode.BINARY, b"x" * 16, mask=b"\x5a\x13\xc7\x9e")
 
@@ -38,18 +37,14 @@ class Load(asyncio.Protocol):
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
-        key = base64.b64encode(os.urandom(16)).decode()
-        transport.write(
-            f"GET / HTTP/1.1\r\nHost: {HOST}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()  # noqa: E501
-        )
+        transport.write(upgrade_request())
 
     def data_received(self, data: bytes) -> None:
         if self.head is not None:
-            self.head += data
-            end = self.head.find(b"\r\n\r\n")
-            if end < 0:
+            whole = take_head(self.head, data)
+            if whole is None:
                 return
-            data, self.head = bytes(self.head[end + 4 :]), None
+            data, self.head = whole[1], None
             self.opened.set_result(None)
             self.transport.write(FRAME * WINDOW)
         count = len(self.parser.feed(data))
