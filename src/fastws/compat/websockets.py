@@ -91,7 +91,7 @@ def uninstall() -> bool:
         return False
     _replaced.clear()
     # websockets.legacy.framing imported while installed bound fastws' itself.
-    framing = sys.modules.get("websockets.legacy.framing")
+    framing: Any = sys.modules.get("websockets.legacy.framing")
     if framing is not None and framing.apply_mask is _bound:
         framing.apply_mask = _source.apply_mask
     return True
