@@ -52,6 +52,13 @@ class Compiled(NamedTuple):
     #: Cython directives beyond the defaults.
     directives: Tuple[Tuple[str, object], ...] = ()
 
+    @property
+    def traced(self) -> bool:
+        """Whether this build traces its lines for coverage: the .pyx only. A compiled .py
+        is measured where it runs as Python (the pure implementation runs the same
+        lines), and C beside it would make Cython's coverage plugin claim the .py."""
+        return TRACE and self.source.endswith(".pyx")
+
 
 COMPILED = [
     Compiled("fastws._speedups", "src/fastws/_speedups.pyx", kernels=True),
@@ -81,7 +88,7 @@ class OptionalBuildExt(build_ext):
                 # -g0: release wheels without debug info (4x smaller); the flags come
                 # after Python's own CFLAGS, so they win over its -g.
                 ext.extra_compile_args = ["-O3", "-g0", *(["-Wall", "-Wextra", "-Werror"] if STRICT_WARNINGS else [])]
-            if TRACE:
+            if module.traced:
                 ext.define_macros = [*ext.define_macros, ("CYTHON_TRACE", "1"), ("CYTHON_TRACE_NOGIL", "1")]
             super().build_extension(ext)
         except Exception as error:
@@ -92,14 +99,15 @@ class OptionalBuildExt(build_ext):
             from Cython.Build import cythonize
         except ImportError:
             raise RuntimeError("Cython is not installed (it is a build requirement in pyproject.toml)") from None
+        trace = module.traced
         # Into build_temp, never next to the .pyx: src/ stays clean for the editable
         # install others may be using, and stale generated C can never be picked up.
         (extension,) = cythonize(
             [Extension(module.name, [module.source])],
-            build_dir=None if TRACE else self.build_temp,
+            build_dir=None if trace else self.build_temp,
             force=self.force,
             quiet=True,
-            compiler_directives={"language_level": 3, **dict(module.directives), **({"linetrace": True} if TRACE else {})},
+            compiler_directives={"language_level": 3, **dict(module.directives), **({"linetrace": True} if trace else {})},
         )
         return extension.sources[0]
 

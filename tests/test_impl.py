@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from conftest import PURE_ONLY
@@ -82,3 +83,17 @@ def test_public_namespace():
 def test_load_unknown():
     with pytest.raises(ValueError):
         _impl.load("rust")
+
+
+def test_load_implementation_by_name_module_or_none(impl: Any) -> None:
+    name = "cython" if impl.__name__.endswith("_speedups") else "python"
+    assert fastws.load_implementation(name) is impl
+    assert fastws.load_implementation(impl) is impl  # a module is given back as it is
+    in_use = fastws.load_implementation()
+    assert in_use is fastws.load_implementation(fastws.implementation)
+
+
+@pytest.mark.parametrize("bad", ["pypy", 3, object()])
+def test_load_implementation_refuses_what_is_not_one(bad: Any) -> None:
+    with pytest.raises(ValueError):
+        fastws.load_implementation(bad)

@@ -37,7 +37,8 @@ FLOORS = ROOT / "tools" / "coverage_floors.txt"
 MARGIN = 1.0
 
 _CORE = ["test_frames", "test_masking", "test_utf8", "test_close", "test_differential", "test_impl", "test_threads"]
-_PROTOCOL = ["test_protocol_connection", "test_protocol_random"]
+_PROTOCOL = ["test_protocol_connection", "test_protocol_random", "test_protocol_api", "test_bounds"]
+_AIO = ["test_aio_connection", "test_aio_flow", "test_aio_api", "test_hostile_clients"]
 
 # Module (relative to src/) -> the test modules that own it.
 OWNERS: Dict[str, List[str]] = {
@@ -49,10 +50,10 @@ OWNERS: Dict[str, List[str]] = {
     "fastws/_speedups.pyx": _CORE,
     "fastws/codes.py": _CORE,
     "fastws/errors.py": [*_CORE, "test_protocol_errors"],
-    "fastws/aio/__init__.py": ["test_aio_connection", "test_aio_flow"],
-    "fastws/aio/_client.py": ["test_aio_connection", "test_aio_flow"],
-    "fastws/aio/_connection.py": ["test_aio_connection", "test_aio_flow"],
-    "fastws/aio/_server.py": ["test_aio_connection", "test_aio_flow"],
+    "fastws/aio/__init__.py": _AIO,
+    "fastws/aio/_client.py": _AIO,
+    "fastws/aio/_connection.py": _AIO,
+    "fastws/aio/_server.py": _AIO,
     "fastws/cli/__init__.py": ["test_cli"],
     "fastws/cli/bench.py": ["test_cli"],
     "fastws/cli/peers.py": ["test_cli"],
@@ -73,6 +74,14 @@ OWNERS: Dict[str, List[str]] = {
     "fastws/protocol/_events.py": ["test_protocol_events"],
     "fastws/protocol/_handshake.py": ["test_protocol_handshake"],
     "fastws/protocol/_http.py": ["test_protocol_http"],
+    "fastws/protocol/_prepared.py": ["test_protocol_api"],
+    "fastws/protocol/_select.py": ["test_protocol_api"],
+    "fastws/aio/_workers.py": ["test_workers"],
+    "fastws/hub/__init__.py": ["test_hub", "test_hub_redis"],
+    "fastws/hub/_hub.py": ["test_hub", "test_hub_redis"],
+    "fastws/hub/_redis.py": ["test_hub_redis"],
+    "fastws/uvicorn.py": ["test_uvicorn_protocol"],
+    "fastws/cli/chat.py": ["test_chat_browser", "test_cli"],
     "fastws/protocol/_state.py": ["test_protocol_state"],
 }
 
