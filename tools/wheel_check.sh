@@ -38,10 +38,10 @@ step "sdist contents"
 tar tzf "${sdist[0]}" | sed 's|^[^/]*/||' > "$work/sdist.txt"
 for member in LICENSE README.md pyproject.toml setup.py MANIFEST.in src/fastws/_speedups.pyx src/fastws/_speedups.pyi \
     src/fastws/_pure.py src/fastws/py.typed src/fastws/_kernels/kernels.h src/fastws/_kernels/dispatch.c \
-    src/fastws/_kernels/mask_neon.c src/fastws/_kernels/atomics.h tests/conftest.py tests/test_masking.py tests/c/run.sh; do
+    src/fastws/_kernels/mask_neon.c src/fastws/_kernels/atomics.h src/fastws/protocol/_connection_c.pxd tests/conftest.py tests/test_masking.py tests/c/run.sh; do
     grep -qxF "$member" "$work/sdist.txt" || fail "sdist lacks $member"
 done
-if grep -E '(_speedups\.c|\.so|\.pyc)$' "$work/sdist.txt"; then fail "sdist ships build products"; fi
+if grep -E '(_speedups\.c|_connection\.c|\.so|\.pyc)$' "$work/sdist.txt"; then fail "sdist ships build products"; fi
 echo "sdist: $(wc -l < "$work/sdist.txt") entries, $(du -k "${sdist[0]}" | cut -f1) kB, .pyx + C kernels + pure fallback + tests + license"
 
 step "auditwheel"
