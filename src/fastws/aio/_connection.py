@@ -9,9 +9,11 @@ the thread; ``buffer_updated`` hands the new bytes to the sans-IO connection
 (``fastws.protocol``), turns its events into queued messages (or, with a
 ``Listener``, calls it at once), pong results and closing state, and writes what the
 connection queued (pongs, the echo of a close frame). The buffer is 256 KiB: each
-read callback does a bounded amount of work (a flood of tiny frames is parsed in a
-few milliseconds a read), and the loop serves every connection in turn, so one
-connection cannot hold the others back; a 64 KiB message still arrives in one read.
+read callback does a bounded amount of work, and the loop serves every connection in
+turn, so one connection cannot hold the others back; a 64 KiB message still arrives
+in one read. A full read that carried no message (a flood of pings or of empty
+fragments) makes the next reads 16 KiB until a message comes: such chatter costs
+work per byte, and small reads keep its turns short.
 
 Flow control, so that no peer can grow our memory:
 - the queue of received messages is bounded in messages (``max_queue``) and in
@@ -66,6 +68,10 @@ logger = logging.getLogger("fastws.aio")
 _OPEN = ConnectionState.OPEN
 _CLOSED = ConnectionState.CLOSED
 _READ_SIZE = 256 * 1024  # the receive buffer: one per thread, shared by its connections
+#: What a connection may read at once after a full read that carried no message:
+#: a flood of control frames or empty fragments gets small reads, so its turn of the
+#: loop stays short and other connections (a new client's handshake) get theirs.
+_CHATTER_READ_SIZE = 16 * 1024
 _local = threading.local()
 _FLUSH_AT = 64 * 1024  # pending writes past this size go out at once
 #: Default bound on the bytes of received messages waiting for the application.
@@ -156,7 +162,8 @@ class WebSocket(asyncio.BufferedProtocol):
         self.close_timeout = close_timeout
         self.listener = listener
         self._loop = asyncio.get_running_loop()
-        self._view = _read_buffer()
+        self._view = self._full_view = _read_buffer()
+        self._delivered = False  # a message (or a piece of one) came out of the last read
         self.transport: Any = None
         self.remote_address: Any = None
         #: The opening handshake: the client's ``Request`` (on a server, with every
@@ -554,6 +561,11 @@ class WebSocket(asyncio.BufferedProtocol):
             proto.receive_data(self._view[:nbytes])
         finally:
             self._gathering = False
+        if self._delivered:
+            self._delivered = False
+            self._view = self._full_view
+        elif nbytes == len(self._view) and nbytes > _CHATTER_READ_SIZE:
+            self._view = self._full_view[:_CHATTER_READ_SIZE]  # a full read of chatter: read less
         events = proto.events()
         if events:
             self._handle_events(events)
@@ -570,6 +582,7 @@ class WebSocket(asyncio.BufferedProtocol):
     def _message_received(self, data: Message, finished: bool) -> None:
         # The queue holds whole messages, and pieces of fragmented ones as
         # (data, finished): recv() joins them, recv_streaming() does not.
+        self._delivered = True
         queue = self._queue
         if self._close_sent and len(queue) >= self.max_queue:
             return  # closing, past max_queue: dropped, so that the close frame can be read
@@ -581,6 +594,7 @@ class WebSocket(asyncio.BufferedProtocol):
         self._queue_bytes += len(data)
 
     def _message_to_listener(self, data: Message, finished: bool) -> None:
+        self._delivered = True
         self.listener.on_message(self, data)  # type: ignore[union-attr]
 
     def _handle_events(self, events: List[Any]) -> None:
