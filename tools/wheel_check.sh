@@ -38,7 +38,7 @@ step "sdist contents"
 tar tzf "${sdist[0]}" | sed 's|^[^/]*/||' > "$work/sdist.txt"
 for member in LICENSE README.md pyproject.toml setup.py MANIFEST.in src/fastws/_speedups.pyx src/fastws/_speedups.pyi \
     src/fastws/_pure.py src/fastws/py.typed src/fastws/_kernels/kernels.h src/fastws/_kernels/dispatch.c \
-    src/fastws/_kernels/mask_neon.c src/fastws/_kernels/atomics.h src/fastws/protocol/_connection_c.pxd tests/conftest.py tests/test_masking.py tests/c/run.sh; do
+    src/fastws/_kernels/mask_neon.c src/fastws/_kernels/atomics.h src/fastws/protocol/_connection_c.pxd src/fastws/cli/chat.html tests/conftest.py tests/test_masking.py tests/c/run.sh; do
     grep -qxF "$member" "$work/sdist.txt" || fail "sdist lacks $member"
 done
 if grep -E '(_speedups\.c|_connection\.c|\.so|\.pyc)$' "$work/sdist.txt"; then fail "sdist ships build products"; fi
