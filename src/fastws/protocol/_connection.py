@@ -71,6 +71,7 @@ _CONNECTING, _OPEN, _CLOSING, _CLOSED = (
     ConnectionState.CLOSING,
     ConnectionState.CLOSED,
 )
+_PONGS_QUEUED = 16  # automatic pongs queued one per ping; past them, the last one is replaced
 _MASK_POOL = 1024  # random bytes drawn at once: 256 masking keys per os.urandom call
 _Utf8Decoder = codecs.getincrementaldecoder("utf-8")
 _new_object = object.__new__
@@ -158,6 +159,7 @@ class Connection:
         self._validated = 0  # payload bytes of that frame already validated
         self._held_close: Optional[bytes] = None  # a failure's close frame (hold_failure)
         self._last_pong: Optional[bytes] = None  # the automatic pong not taken yet, if any
+        self._pongs_queued = 0  # automatic pongs not taken yet
 
     # -- public API: input ----------------------------------------------------------
 
@@ -230,6 +232,7 @@ class Connection:
         rejection); every ``send*`` call returns them too, before its own."""
         out, self._out = self._out, []
         self._last_pong = None
+        self._pongs_queued = 0
         return b"".join(out)
 
     @property
@@ -570,12 +573,13 @@ class Connection:
             if self.auto_pong and self.state is _OPEN:
                 pong = self._frame(_PONG, payload)
                 out = self._out
-                if out and out[-1] is self._last_pong:
-                    # Pings not answered yet need only one pong, for the latest
-                    # (RFC 6455 §5.5.3): a flood of them cannot pile up pongs.
+                if self._pongs_queued >= _PONGS_QUEUED and out and out[-1] is self._last_pong:
+                    # Past a few, pings not answered yet share one pong, for the
+                    # latest (RFC 6455 §5.5.3): a flood of them cannot pile up pongs.
                     out[-1] = pong
                 else:
                     out.append(pong)
+                    self._pongs_queued += 1
                 self._last_pong = pong
             if self.report_pings:
                 self._events.append(_quick_event(Ping, "payload", payload))

@@ -43,6 +43,7 @@ cdef class Connection:
     cdef Py_ssize_t _validated
     cdef object _held_close
     cdef object _last_pong
+    cdef Py_ssize_t _pongs_queued
 
     cdef bytes _next_mask(self)
     cdef bytes _frame(self, object opcode, object payload, bint fin=*, bint rsv1=*)
