@@ -41,7 +41,9 @@ async def _two_instances(impl: Any, one: Hub, two: Hub, path: str, per_instance:
     servers = [aio.serve(topic_handler(hub), "127.0.0.1", 0, implementation=impl) for hub in (one, two)]
     for server in servers:
         await server.start()
-    clients = [[await aio.connect(uri(server, path), implementation=impl) for _ in range(per_instance)] for server in servers]
+    clients = []
+    for server in servers:  # not a nested comprehension: an await in one needs Python 3.11
+        clients.append([await aio.connect(uri(server, path), implementation=impl) for _ in range(per_instance)])
     topic = path.lstrip("/")
     await until(lambda: one.subscribers(topic) == per_instance and two.subscribers(topic) == per_instance, what="subscriptions")
     return servers, clients
