@@ -4,7 +4,7 @@
 # FASTWS_REQUIRE_FREE_THREADING=1 (importing fastws must leave the GIL off), and the thread
 # stress test for longer.
 #
-#   bash tools/freethreaded.sh                         # source from Debian unstable (apt-get source)
+#   bash tools/freethreaded.sh                         # ../shared/Python-3.14*.tar.*, else Debian unstable's source
 #   FASTWS_CPYTHON_TARBALL=Python-3.14.x.tar.xz bash tools/freethreaded.sh
 #
 # Environment: FASTWS_STRESS_SECONDS (default 5), FASTWS_FREETHREADED_PREFIX (default a temp
@@ -22,6 +22,10 @@ step() { echo "=== [$((SECONDS - start))s] $*"; }
 
 if ! [ -x "$prefix/bin/python3.14t" ]; then
     tarball="${FASTWS_CPYTHON_TARBALL:-}"
+    if [ -z "$tarball" ]; then
+        # A tarball put in the shared folder beside the checkout (as CI lays it out).
+        tarball="$(ls "$root"/../shared/Python-3.14*.tar.* "$root"/../shared/python3.14_*.orig.tar.* 2>/dev/null | head -n 1 || true)"
+    fi
     if [ -z "$tarball" ]; then
         step "CPython 3.14 source: apt-get source python3.14 (Debian unstable, a private sources list)"
         mkdir -p "$work/apt/lists/partial" "$work/apt/cache/archives/partial" "$work/src"
