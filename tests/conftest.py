@@ -123,7 +123,14 @@ def _uses(code: Any, name: str) -> bool:
     nested function)."""
     if name in code.co_cellvars:
         return True
-    return any(ins.opname in ("LOAD_FAST", "LOAD_DEREF") and ins.argval == name for ins in dis.get_instructions(code))
+    for ins in dis.get_instructions(code):
+        # LOAD_FAST and its variants: LOAD_FAST_LOAD_FAST (3.13) names two locals,
+        # LOAD_FAST_BORROW (3.14) is the same read.
+        if "LOAD" in ins.opname and ("FAST" in ins.opname or ins.opname == "LOAD_DEREF"):
+            names = ins.argval if isinstance(ins.argval, tuple) else (ins.argval,)
+            if name in names:
+                return True
+    return False
 
 
 def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
