@@ -54,6 +54,7 @@ from uvicorn.protocols.utils import (
 from uvicorn.server import ServerState
 
 from .protocol import (
+    DEFAULT_MAX_FRAGMENTS,
     AcceptConnection,
     BinaryMessage,
     CloseConnection,
@@ -78,6 +79,9 @@ __all__ = ["DEFLATE", "WebSocketProtocol"]
 DEFLATE = PerMessageDeflate(server_max_window_bits=12, client_max_window_bits=12, mem_level=5)
 
 Message = Dict[str, Any]
+#: Fragment size that sets the limit on fragments per message: a ws_max_size message may
+#: arrive in fragments this small (RFC 6455 sets no floor; Autobahn's 9.3/9.4 use 64 bytes).
+_SMALLEST_FRAGMENT = 64
 _INTERNAL_ERROR = RejectConnection(500, (("Content-Type", "text/plain; charset=utf-8"),), b"Internal Server Error")
 
 
@@ -110,7 +114,12 @@ class WebSocketProtocol(asyncio.Protocol):
         self.tasks = server_state.tasks
         self.default_headers = server_state.default_headers
         # hold_failure: messages that came before a protocol error can still be answered.
-        self.conn = load_implementation(self.implementation).ServerConnection(max_message_size=config.ws_max_size, hold_failure=True)
+        # uvicorn has no setting for fragments: allow a ws_max_size message in small ones.
+        self.conn = load_implementation(self.implementation).ServerConnection(
+            max_message_size=config.ws_max_size,
+            max_fragments=max(DEFAULT_MAX_FRAGMENTS, config.ws_max_size // _SMALLEST_FRAGMENT),
+            hold_failure=True,
+        )
 
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self.server: Optional[Tuple[str, Optional[int]]] = None
