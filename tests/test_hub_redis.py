@@ -37,6 +37,19 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[List[Red
         server.kill()
 
 
+async def _topic_clients(impl: Any, one: Hub, two: Hub, topics: List[str]) -> Any:
+    """A server on each hub and, for each topic, a client on each server; returns once
+    both hubs subscribe to every topic."""
+    servers = [aio.serve(topic_handler(hub), "127.0.0.1", 0, implementation=impl) for hub in (one, two)]
+    for server in servers:
+        await server.start()
+    clients = {}
+    for topic in topics:  # not a nested comprehension: an await in one needs Python 3.11
+        clients[topic] = [await aio.connect(uri(server, "/" + topic), implementation=impl) for server in servers]
+    await until(lambda: one.topics() == two.topics() == sorted(topics), what="subscriptions")
+    return servers, clients
+
+
 async def _two_instances(impl: Any, one: Hub, two: Hub, path: str, per_instance: int) -> Any:
     servers = [aio.serve(topic_handler(hub), "127.0.0.1", 0, implementation=impl) for hub in (one, two)]
     for server in servers:
@@ -167,13 +180,7 @@ def test_redis_cluster_sharded(impl: Any, redis_cluster: List[RedisServer]) -> N
     async def main() -> None:
         url = redis_cluster[0].url
         async with Hub(RedisClusterBackend(url)) as one, Hub(RedisClusterBackend(url)) as two:
-            servers = [aio.serve(topic_handler(hub), "127.0.0.1", 0, implementation=impl) for hub in (one, two)]
-            for server in servers:
-                await server.start()
-            clients = {}
-            for topic in topics:  # not a nested comprehension: an await in one needs Python 3.11
-                clients[topic] = [await aio.connect(uri(server, "/" + topic), implementation=impl) for server in servers]
-            await until(lambda: one.topics() == two.topics() == sorted(topics), what="subscriptions")
+            servers, clients = await _topic_clients(impl, one, two, topics)
             owners = set()
             for topic in topics:
                 # Each channel is subscribed on its own shard only, by both instances.
@@ -208,13 +215,7 @@ def test_redis_cluster_shard_killed_and_restarted(impl: Any, redis_cluster: List
         url = redis_cluster[0].url
         options = dict(backoff=(0.05, 0.2))
         async with Hub(RedisClusterBackend(url, **options)) as one, Hub(RedisClusterBackend(url, **options)) as two:
-            servers = [aio.serve(topic_handler(hub), "127.0.0.1", 0, implementation=impl) for hub in (one, two)]
-            for server in servers:
-                await server.start()
-            clients = {}
-            for topic in topics:  # not a nested comprehension: an await in one needs Python 3.11
-                clients[topic] = [await aio.connect(uri(server, "/" + topic), implementation=impl) for server in servers]
-            await until(lambda: one.topics() == two.topics() == sorted(topics), what="subscriptions")
+            servers, clients = await _topic_clients(impl, one, two, topics)
             owner = {
                 topic: next(node for node in redis_cluster if node.cli("pubsub", "shardnumsub", "fastws:" + topic).split()[1] == "2")
                 for topic in topics
