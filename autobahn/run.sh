@@ -4,11 +4,14 @@
 #   the fuzzingserver against autobahn/client.py         (role "client")
 #   the fuzzingclient against autobahn/uvicorn_echo.py on uvicorn with
 #     --ws fastws.uvicorn:WebSocketProtocol               (role "uvicorn", only when asked)
+#   the fuzzingclient against websockets' echo server, alone and with fastws.compat
+#     installed (roles "websockets" and "websockets+fastws", only when asked)
 # for the Cython and the pure-Python implementation (FASTWS_NO_EXTENSIONS=1), then
 # summarises each report and fails on any case that is not OK or INFORMATIONAL
 # (behavior or behaviorClose: NON-STRICT, UNIMPLEMENTED and FAILED all fail).
 #
-#   autobahn/run.sh [-c CASES] [-r server|client|uvicorn|both] [-i cython|python|both] [-j JOBS]
+#   autobahn/run.sh [-c CASES] [-r server|client|uvicorn|websockets|websockets+fastws|both] [-i cython|python|both] [-j JOBS]
+#   autobahn/run.sh -r "websockets websockets+fastws" -i cython -c '1.*-10.*'   # the adapter against websockets alone
 #
 # JOBS: how many role/implementation runs go at once (default 1).
 # CASES: comma-separated patterns, with ranges of major numbers: "1.*-10.*",
@@ -29,7 +32,7 @@ while getopts "c:r:i:j:" option; do
         r) [ "$OPTARG" = both ] || roles="$OPTARG" ;;
         i) [ "$OPTARG" = both ] || impls="$OPTARG" ;;
         j) jobs="$OPTARG" ;;
-        *) sed -n '2,21p' "$0"; exit 2 ;;
+        *) sed -n '2,24p' "$0"; exit 2 ;;
     esac
 done
 if [ -z "${PYTHON:-}" ]; then
@@ -82,13 +85,16 @@ run_one() {
     rm -rf "$out" && mkdir -p "$out"
     started=$(date +%s)
     port=$(free_port)
-    if [ "$role" = server ] || [ "$role" = uvicorn ]; then
-        if [ "$role" = server ]; then
-            FASTWS_NO_EXTENSIONS=$(impl_env "$impl") "$PYTHON" -m fastws echo --host 127.0.0.1 --port "$port" --max-fragments 0 --ping-interval 0 >"$out/echo.log" 2>&1 &
-        else
-            FASTWS_NO_EXTENSIONS=$(impl_env "$impl") "$PYTHON" -m uvicorn uvicorn_echo:app --app-dir "$here" --host 127.0.0.1 --port "$port" \
-                --ws fastws.uvicorn:WebSocketProtocol --ws-max-size 16777216 --log-level warning >"$out/echo.log" 2>&1 &
-        fi
+    if [ "$role" != client ]; then
+        case "$role" in
+            server)
+                FASTWS_NO_EXTENSIONS=$(impl_env "$impl") "$PYTHON" -m fastws echo --host 127.0.0.1 --port "$port" --max-fragments 0 --ping-interval 0 >"$out/echo.log" 2>&1 & ;;
+            uvicorn)
+                FASTWS_NO_EXTENSIONS=$(impl_env "$impl") "$PYTHON" -m uvicorn uvicorn_echo:app --app-dir "$here" --host 127.0.0.1 --port "$port" \
+                    --ws fastws.uvicorn:WebSocketProtocol --ws-max-size 16777216 --log-level warning >"$out/echo.log" 2>&1 & ;;
+            *)  # websockets or websockets+fastws: websockets' echo server, alone or with fastws.compat
+                FASTWS_NO_EXTENSIONS=$(impl_env "$impl") PYTHONPATH="$root/src" "$PYTHON" "$root/bench/echo_servers.py" "$role" "$port" >"$out/echo.log" 2>&1 & ;;
+        esac
         local server_pid=$!
         wait_port "$port"
         "$PYTHON" -c 'import json, sys; print(json.dumps({"outdir": sys.argv[1], "servers": [{"agent": sys.argv[2], "url": "ws://127.0.0.1:" + sys.argv[3]}], "cases": json.loads(sys.argv[4]), "exclude-cases": [], "exclude-agent-cases": {}}, indent=2))' \
