@@ -227,3 +227,14 @@ def test_report_pings_off_keeps_pings_out_of_the_events(impl: Any) -> None:
     assert feed(server, client.send_ping(b"x") + client.send_text("t")) == [TextMessage("t")]
     (pong,) = frames_of(impl, server.data_to_send())
     assert pong.payload == b"x"
+
+
+@pytest.mark.parametrize(
+    "head", [b"GET\r\nHost: x\r\n\r\n", b"GET /a b HTTP/1.1\r\nHost: x\r\n\r\n", b"GET / HTTP/1.1\r\nbad header\r\n\r\n"]
+)
+def test_plain_http_refuses_a_malformed_request_with_400(impl: Any, head: bytes) -> None:
+    server = load_implementation(impl).ServerConnection(plain_http=True)
+    (failed,) = feed(server, head)
+    assert type(failed).__name__ == "HandshakeFailed" and failed.status_code == 400
+    assert server.data_to_send().startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert server.should_close_transport
