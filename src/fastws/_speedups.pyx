@@ -290,15 +290,10 @@ cdef class Utf8Validator:
     """Validates a text that arrives in chunks, failing at the first byte that can
     no longer begin valid UTF-8 (RFC 6455 §8.1)."""
 
-    cdef uint32_t _state
-    cdef Py_ssize_t _offset
-    cdef Py_ssize_t _error  # -1 while valid
-    cdef long _guard
-
     def __init__(self):
         self.reset()
 
-    def reset(self):
+    cpdef reset(self):
         """Forgets everything fed, for the next text."""
         _enter(&self._guard, "Utf8Validator")
         self._state = FASTWS_UTF8_ACCEPT
@@ -314,7 +309,7 @@ cdef class Utf8Validator:
         fastws_guard_leave(&self._guard)
         return position
 
-    def feed(self, chunk):
+    cpdef feed(self, chunk):
         """Raises ``InvalidUtf8`` as soon as the text fed so far cannot be valid."""
         _enter(&self._guard, "Utf8Validator")
         try:
@@ -347,7 +342,7 @@ cdef class Utf8Validator:
         self._offset += length
         return 0
 
-    def finish(self):
+    cpdef finish(self):
         """Raises ``InvalidUtf8`` (position = bytes fed) if the text ends inside a character."""
         cdef Py_ssize_t error
         _enter(&self._guard, "Utf8Validator")
@@ -365,24 +360,22 @@ cdef class Utf8Validator:
 # -- frames (RFC 6455 §5.2) -----------------------------------------------------------
 
 cdef object _as_opcode(object opcode):
-    cdef Py_ssize_t value = _as_index(opcode)
-    member = _OPCODES[value] if 0 <= value < 16 else None
-    if member is None:
+    return _OPCODES[_opcode_value(opcode)]
+
+
+cdef inline Py_ssize_t _opcode_value(object opcode) except -1:
+    """An opcode's number, from an ``Opcode`` or any integer (``operator.index``);
+    raises ``ValueError`` for one RFC 6455 does not define."""
+    cdef Py_ssize_t value = opcode  # __index__, as operator.index
+    if not 0 <= value < 16 or _OPCODES[value] is None:
         raise ValueError(msg.ENCODE_BAD_OPCODE.format(opcode=opcode))
-    return member
+    return value
 
 
 @cython.final
 @cython.freelist(64)
 cdef class Frame:
     """One frame, payload unmasked."""
-
-    cdef readonly object opcode
-    cdef readonly bytes payload
-    cdef readonly bint fin
-    cdef readonly bint rsv1
-    cdef readonly bint rsv2
-    cdef readonly bint rsv3
 
     def __init__(self, opcode, payload=b"", fin=True, rsv1=False, rsv2=False, rsv3=False):
         cdef Py_buffer view
@@ -580,13 +573,22 @@ def encode_frame(opcode, payload, *, fin=True, rsv1=False, rsv2=False, rsv3=Fals
 
     ``mask`` is 4 bytes to mask the payload with (what clients send), or None.
     """
+    return _encode_frame(opcode, payload, fin, rsv1, rsv2, rsv3, mask)
+
+
+cdef bytes write_frame(object opcode, object payload, bint fin, bint rsv1, object mask):
+    return _encode_frame(opcode, payload, fin, rsv1, False, False, mask)
+
+
+cdef bytes _encode_frame(object opcode, object payload, bint fin, bint rsv1, bint rsv2, bint rsv3, object mask):
     cdef Py_buffer view
     cdef uint8_t key[4]
     cdef uint8_t header[14]
     cdef uint8_t first
     cdef Py_ssize_t header_length
     cdef uint8_t *out
-    code = _as_opcode(opcode)
+    cdef bytes frame
+    cdef Py_ssize_t code = _opcode_value(opcode)
     _acquire(payload, &view)
     try:
         if code >= 8 and (not fin or view.len > 125):
@@ -616,25 +618,6 @@ cdef class FrameParser:
     ``role`` is the receiving endpoint's: a "server" parses a client's frames, which
     must all be masked; a "client" parses a server's, which must not be.
     """
-
-    cdef bint _masked
-    cdef bint _allow_rsv1
-    cdef uint64_t _max_frame_size
-    cdef int _failed_code
-    # A header split across feeds: its first bytes, up to the longest header.
-    cdef uint8_t _header[14]
-    cdef Py_ssize_t _header_have
-    # The frame whose header is parsed: what the header said.
-    cdef uint8_t _first
-    cdef object _opcode
-    cdef uint64_t _length
-    cdef Py_ssize_t _header_length
-    cdef uint8_t _key[4]
-    # A payload split across feeds, unmasked as it arrives into a bytes object that
-    # grows geometrically (so memory follows what arrived, not what was announced).
-    cdef PyObject *_partial
-    cdef Py_ssize_t _partial_have
-    cdef long _guard
 
     def __cinit__(self):
         self._partial = NULL
@@ -775,7 +758,7 @@ cdef class FrameParser:
             return self._header_length + self._partial_have
         return self._header_have
 
-    def pending_payload(self, Py_ssize_t start=0):
+    cpdef pending_payload(self, Py_ssize_t start=0):
         """The unmasked payload bytes of the pending frame received so far, from
         ``start`` on; None when no frame is pending."""
         _enter(&self._guard, "FrameParser")
@@ -788,7 +771,7 @@ cdef class FrameParser:
         finally:
             fastws_guard_leave(&self._guard)
 
-    def feed(self, data):
+    cpdef list feed(self, data):
         """Returns the frames that ``data`` completed; keeps an unfinished one's bytes."""
         _enter(&self._guard, "FrameParser")
         try:

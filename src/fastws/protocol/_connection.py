@@ -19,17 +19,17 @@ from __future__ import annotations
 
 import codecs
 import os
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any, Callable, List, Optional, Tuple, Union
 
 from .. import load_implementation
 
 try:
     import cython
+except ImportError:  # Cython is only needed to build the compiled twin; not binding the
+    # name by assignment keeps Cython's own meaning of it when this file is compiled
+    globals()["cython"] = SimpleNamespace(compiled=False)
 
-    COMPILED = cython.compiled
-except ImportError:  # Cython is only needed to build the compiled twin
-    COMPILED = False
 from ..codes import CloseCode, Opcode
 from ..errors import ProtocolError
 from . import _handshake
@@ -60,8 +60,17 @@ DEFAULT_MAX_MESSAGE_SIZE = 2**20
 #: message of endless 1-byte fragments is refused (1009) long before its size is.
 DEFAULT_MAX_FRAGMENTS = 4096
 
+COMPILED = cython.compiled
 #: The framing core under this implementation of the protocol.
 core: Any = load_implementation("cython" if COMPILED else "python")
+
+if not cython.compiled:  # compiled, these three are C calls (_connection_c.pxd)
+    new_object = object.__new__
+    set_field = object.__setattr__
+
+    def write_frame(opcode: Opcode, payload: Any, fin: bool, rsv1: bool, mask: Optional[bytes]) -> bytes:
+        return core.encode_frame(opcode, payload, fin=fin, rsv1=rsv1, mask=mask)  # type: ignore[no-any-return]
+
 
 _TEXT, _BINARY, _CONTINUATION = Opcode.TEXT, Opcode.BINARY, Opcode.CONTINUATION
 _CLOSE, _PING, _PONG = Opcode.CLOSE, Opcode.PING, Opcode.PONG
@@ -74,16 +83,14 @@ _CONNECTING, _OPEN, _CLOSING, _CLOSED = (
 _PONGS_QUEUED = 16  # automatic pongs queued one per ping; past them, the last one is replaced
 _MASK_POOL = 1024  # random bytes drawn at once: 256 masking keys per os.urandom call
 _Utf8Decoder = codecs.getincrementaldecoder("utf-8")
-_new_object = object.__new__
-_set_field = object.__setattr__
 
 
 def _quick_event(kind: type, name: str, value: Any) -> Event:
     """``kind(value)`` for an event of one field given by ``name`` (the others at
     their defaults), without the frozen dataclass's ``__init__``: the protocol makes
     one per message, and that ``__init__`` costs more than the rest of receiving it."""
-    event: Event = _new_object(kind)
-    _set_field(event, name, value)
+    event: Event = new_object(kind)
+    set_field(event, name, value)
     return event
 
 
@@ -290,7 +297,7 @@ class Connection:
 
     def send_binary(self, data: Any, *, fin: bool = True) -> bytes:
         """A binary message, or with ``fin=False`` its first fragments."""
-        return self._send_data(_BINARY, bytes(data), fin)
+        return self._send_data(_BINARY, data if type(data) is bytes else bytes(data), fin)
 
     def send_ping(self, payload: Any = b"") -> bytes:
         """A ping; the payload is at most 125 bytes (RFC 6455 §5.5.2)."""
@@ -324,8 +331,7 @@ class Connection:
         return self._mask_pool[at : at + 4]
 
     def _frame(self, opcode: Opcode, payload: bytes, fin: bool = True, rsv1: bool = False) -> bytes:
-        mask = self._next_mask() if self._client else None
-        return core.encode_frame(opcode, payload, fin=fin, rsv1=rsv1, mask=mask)  # type: ignore[no-any-return]
+        return write_frame(opcode, payload, fin, rsv1, self._next_mask() if self._client else None)
 
     def _send_data(self, opcode: Opcode, payload: bytes, fin: bool) -> bytes:
         if self.state is not _OPEN:
@@ -431,11 +437,7 @@ class Connection:
             frame = frames[index]
             index += 1
             opcode = frame.opcode
-            if opcode >= 8:
-                self._handle_control(frame)
-                if self._parser is None:
-                    return  # a close frame ends the input
-            elif frame.fin and self._message is None and not frame.rsv1 and opcode is not _CONTINUATION:
+            if frame.fin and (opcode is _BINARY or opcode is _TEXT) and self._message is None and not frame.rsv1:
                 # The common case: a whole message in one uncompressed frame.
                 payload = frame.payload
                 if opcode is _TEXT:
@@ -447,6 +449,10 @@ class Connection:
                     self._deliver(True, payload)
                 else:
                     self._deliver(False, payload)
+            elif opcode >= 8:
+                self._handle_control(frame)
+                if self._parser is None:
+                    return  # a close frame ends the input
             elif opcode is _CONTINUATION and not frame.fin and not self._compressed:
                 index = self._take_run(frames, index - 1)
                 continue

@@ -2,6 +2,29 @@
 # the connection's state as C fields, its per-frame methods as C calls. The .py stays
 # the one source; this file only declares.
 
+cimport cython
+from cpython.object cimport PyObject_GenericSetAttr as set_field
+
+from fastws._speedups cimport Frame, FrameParser, Utf8Validator, write_frame
+
+
+cdef extern from *:
+    """
+    /* object.__new__(kind): the frozen dataclass events have no __new__ of their own. */
+    static PyObject *fastws_new_object(PyObject *kind) {
+        static PyObject *no_arguments = NULL;
+        if (no_arguments == NULL && (no_arguments = PyTuple_New(0)) == NULL)
+            return NULL;
+        return PyBaseObject_Type.tp_new((PyTypeObject *)kind, no_arguments, NULL);
+    }
+    """
+    object new_object "fastws_new_object"(object kind)
+
+
+cdef Py_ssize_t _PONGS_QUEUED
+cdef Py_ssize_t _MASK_POOL
+
+
 cdef object _quick_event(object kind, str name, object value)
 
 
@@ -26,9 +49,9 @@ cdef class Connection:
     cdef bytearray _handshake_buffer
     cdef bint _eof
     cdef bint _abort
-    cdef object _parser
+    cdef FrameParser _parser
     cdef object _codec
-    cdef object _validator
+    cdef Utf8Validator _validator
     cdef bytes _mask_pool
     cdef Py_ssize_t _mask_at
     cdef object _message
@@ -45,19 +68,23 @@ cdef class Connection:
     cdef object _last_pong
     cdef Py_ssize_t _pongs_queued
 
+    @cython.locals(at=Py_ssize_t)
     cdef bytes _next_mask(self)
     cdef bytes _frame(self, object opcode, object payload, bint fin=*, bint rsv1=*)
     cdef bytes _send_data(self, object opcode, object payload, bint fin)
     cdef bytes _send_control(self, object opcode, object payload)
     cpdef void _receive_frames(self, object data) except *
+    @cython.locals(parser=FrameParser)
     cdef void _watch_pending(self, bint completed) except *
     cdef void _start_partial(self, object header) except *
+    @cython.locals(frame=Frame, index=Py_ssize_t, count=Py_ssize_t)
     cdef void _handle_frames(self, list frames) except *
     cdef void _deliver(self, bint text, bytes payload) except *
+    @cython.locals(frame=Frame, end=Py_ssize_t, count=Py_ssize_t)
     cdef Py_ssize_t _take_run(self, list frames, Py_ssize_t start) except -1
     cdef void _piece(self, bint text, bytes payload, bint fin) except *
-    cdef void _handle_fragment(self, object frame, object opcode) except *
-    cdef void _handle_control(self, object frame) except *
+    cdef void _handle_fragment(self, Frame frame, object opcode) except *
+    cdef void _handle_control(self, Frame frame) except *
     cpdef void _fail(self, object error) except *
     cpdef void _end(self, object happening) except *
 
