@@ -162,22 +162,44 @@ def test_parse_close(cy, py, payload):
     assert results[0] == results[1]
 
 
-@fixture_ok
-@given(
-    opcode=st.sampled_from([0, 1, 2, 8, 9, 10]),
-    payload=st.binary(max_size=300),
-    flags=st.tuples(st.booleans(), st.booleans(), st.booleans(), st.booleans()),
-    key=st.one_of(st.none(), st.binary(min_size=4, max_size=4)),
-)
-def test_encode_frame(cy, py, opcode, payload, flags, key):
+FRAME_FLAGS = st.tuples(st.booleans(), st.booleans(), st.booleans(), st.booleans())
+MASK_KEYS = st.one_of(st.none(), st.binary(min_size=4, max_size=4))
+
+
+def encoded_by_both(cy, py, encode, flags, key):
+    """What ``encode(module, fin=..., rsv1=..., ..., mask=key)`` gives in each
+    implementation (its ValueError's message if it refuses), checked equal."""
     fin, rsv1, rsv2, rsv3 = flags
     outcomes = []
     for module in (cy, py):
         try:
-            outcomes.append(module.encode_frame(opcode, payload, fin=fin, rsv1=rsv1, rsv2=rsv2, rsv3=rsv3, mask=key))
+            outcomes.append(encode(module, fin=fin, rsv1=rsv1, rsv2=rsv2, rsv3=rsv3, mask=key))
         except ValueError as error:
             outcomes.append(str(error))
     assert outcomes[0] == outcomes[1]
-    if isinstance(outcomes[0], bytes):
-        rsv = rsv1 << 2 | rsv2 << 1 | rsv3
-        assert outcomes[0] == reference.frame(opcode, payload, fin=fin, rsv=rsv, key=key)
+    return outcomes[0]
+
+
+@fixture_ok
+@given(opcode=st.sampled_from([0, 1, 2, 8, 9, 10]), payload=st.binary(max_size=300), flags=FRAME_FLAGS, key=MASK_KEYS)
+def test_encode_frame(cy, py, opcode, payload, flags, key):
+    wire = encoded_by_both(cy, py, lambda module, **options: module.encode_frame(opcode, payload, **options), flags, key)
+    if isinstance(wire, bytes):
+        rsv = flags[1] << 2 | flags[2] << 1 | flags[3]
+        assert wire == reference.frame(opcode, payload, fin=flags[0], rsv=rsv, key=key)
+
+
+@fixture_ok
+@given(
+    opcode=st.sampled_from([0, 1, 2, 3, 8, 9, 10]),
+    length=st.one_of(st.integers(-2, 70_000), st.integers(2**63 - 2, 2**63 + 1)),
+    flags=FRAME_FLAGS,
+    key=MASK_KEYS,
+)
+def test_encode_frame_header(cy, py, opcode, length, flags, key):
+    header = encoded_by_both(cy, py, lambda module, **options: module.encode_frame_header(opcode, length, **options), flags, key)
+    if isinstance(header, bytes) and length <= 300:
+        rsv = flags[1] << 2 | flags[2] << 1 | flags[3]
+        whole = reference.frame(opcode, bytes(length), fin=flags[0], rsv=rsv, key=key)
+        assert whole[: len(header)] == header
+        assert len(whole) - len(header) == length

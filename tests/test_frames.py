@@ -134,6 +134,33 @@ def test_encode_refuses_bad_control_frames(impl):
     assert len(impl.encode_frame(Opcode.PING, bytes(125))) == 127
 
 
+@pytest.mark.parametrize("length", [0, 125, 126, 65535, 65536, 2**32, 2**63 - 1])
+@pytest.mark.parametrize("key", [None, KEY])
+def test_encode_frame_header_is_encode_frame_without_the_payload(impl, length, key):
+    header = impl.encode_frame_header(Opcode.BINARY, length, fin=False, rsv1=True, mask=key)
+    parsed = impl.parse_header(header)
+    assert (parsed.opcode, parsed.fin, parsed.rsv1, parsed.payload_length, parsed.mask) == (Opcode.BINARY, False, True, length, key)
+    assert parsed.header_length == len(header)
+    if length <= 65536:
+        payload = os.urandom(length)
+        frame = impl.encode_frame(Opcode.BINARY, payload, fin=False, rsv1=True, mask=key)
+        assert frame[: len(header)] == header
+        assert frame[len(header) :] == (payload if key is None else impl.apply_mask(payload, key))
+
+
+def test_encode_frame_header_refuses_what_encode_frame_refuses(impl):
+    with pytest.raises(ValueError, match="payload length"):
+        impl.encode_frame_header(Opcode.BINARY, -1)
+    with pytest.raises(ValueError, match="payload length"):
+        impl.encode_frame_header(Opcode.BINARY, 2**63)
+    with pytest.raises(ValueError, match="control frames"):
+        impl.encode_frame_header(Opcode.PING, 126)
+    with pytest.raises(ValueError, match="not a WebSocket opcode"):
+        impl.encode_frame_header(3, 0)
+    with pytest.raises(ValueError, match="mask must contain 4 bytes"):
+        impl.encode_frame_header(Opcode.TEXT, 1, mask=b"abc")
+
+
 def test_encode_bad_mask(impl):
     with pytest.raises(ValueError, match="mask must contain 4 bytes"):
         impl.encode_frame(Opcode.TEXT, b"x", mask=b"abc")

@@ -27,6 +27,7 @@ __all__ = [
     "apply_mask_into",
     "encode_close",
     "encode_frame",
+    "encode_frame_header",
     "get_simd",
     "parse_close",
     "parse_header",
@@ -503,7 +504,29 @@ def encode_frame(
     """
     code = _as_opcode(opcode)
     data = _contiguous(payload)
-    length = len(data)
+    header = encode_frame_header(code, len(data), fin=fin, rsv1=rsv1, rsv2=rsv2, rsv3=rsv3, mask=mask)
+    if mask is None:
+        return header + data
+    return header + (_xor(data, header[-4:], len(data)) if data else b"")
+
+
+def encode_frame_header(
+    opcode: Any,
+    payload_length: int,
+    *,
+    fin: bool = True,
+    rsv1: bool = False,
+    rsv2: bool = False,
+    rsv3: bool = False,
+    mask: Any = None,
+) -> bytes:
+    """The header of a frame of ``payload_length`` bytes: ``encode_frame`` without
+    the payload, for writing a large payload after it without copying it into one
+    frame. With ``mask``, the key ends the header and the payload must be masked."""
+    code = _as_opcode(opcode)
+    length = _as_index(payload_length)
+    if length < 0 or length >> 63:
+        raise ValueError(msg.ENCODE_BAD_LENGTH.format(length=length))
     if code >= 8 and (not fin or length > 125):
         raise ValueError(msg.ENCODE_CONTROL)
     first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | (0x20 if rsv2 else 0) | (0x10 if rsv3 else 0) | code
@@ -514,10 +537,7 @@ def encode_frame(
         header = bytes((first, mask_bit | 126)) + length.to_bytes(2, "big")
     else:
         header = bytes((first, mask_bit | 127)) + length.to_bytes(8, "big")
-    if mask is None:
-        return header + data
-    key = _mask_key(mask)
-    return header + key + (_xor(data, key, length) if length else b"")
+    return header if mask is None else header + _mask_key(mask)
 
 
 class FrameParser(_OneThreadAtATime):

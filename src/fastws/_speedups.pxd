@@ -65,3 +65,5 @@ cdef class FrameParser:
 
 # encode_frame(opcode, payload, fin=fin, rsv1=rsv1, mask=mask), as a C call.
 cdef bytes write_frame(object opcode, object payload, bint fin, bint rsv1, object mask)
+# encode_frame_header(opcode, payload_length, fin=fin, rsv1=rsv1), unmasked, as a C call.
+cdef bytes write_frame_header(object opcode, Py_ssize_t payload_length, bint fin, bint rsv1)

@@ -13,6 +13,7 @@ __all__ = [
     "apply_mask_into",
     "encode_close",
     "encode_frame",
+    "encode_frame_header",
     "get_simd",
     "parse_close",
     "parse_header",
@@ -102,6 +103,16 @@ def parse_header(data: Any, offset: int = 0) -> Optional[FrameHeader]: ...
 def encode_frame(
     opcode: Any,
     payload: Any,
+    *,
+    fin: bool = True,
+    rsv1: bool = False,
+    rsv2: bool = False,
+    rsv3: bool = False,
+    mask: Any = None,
+) -> bytes: ...
+def encode_frame_header(
+    opcode: Any,
+    payload_length: int,
     *,
     fin: bool = True,
     rsv1: bool = False,

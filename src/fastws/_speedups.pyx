@@ -68,6 +68,7 @@ __all__ = [
     "apply_mask_into",
     "encode_close",
     "encode_frame",
+    "encode_frame_header",
     "get_simd",
     "parse_close",
     "parse_header",
@@ -576,15 +577,44 @@ def encode_frame(opcode, payload, *, fin=True, rsv1=False, rsv2=False, rsv3=Fals
     return _encode_frame(opcode, payload, fin, rsv1, rsv2, rsv3, mask)
 
 
+def encode_frame_header(opcode, payload_length, *, fin=True, rsv1=False, rsv2=False, rsv3=False, mask=None):
+    """The header of a frame of ``payload_length`` bytes: ``encode_frame`` without
+    the payload, for writing a large payload after it without copying it into one
+    frame. With ``mask``, the key ends the header and the payload must be masked."""
+    cdef uint8_t key[4]
+    cdef uint8_t header[14]
+    cdef Py_ssize_t code = _opcode_value(opcode)
+    length = _as_index(payload_length)
+    if length < 0 or length >> 63:
+        raise ValueError(msg.ENCODE_BAD_LENGTH.format(length=length))
+    if code >= 8 and (not fin or length > 125):
+        raise ValueError(msg.ENCODE_CONTROL)
+    cdef Py_ssize_t header_length = _write_header(header, _first_byte(code, fin, rsv1, rsv2, rsv3), 0 if mask is None else 0x80, length)
+    if mask is not None:
+        _read_key(mask, key)
+        memcpy(header + header_length, key, 4)
+        header_length += 4
+    return PyBytes_FromStringAndSize(<char *>header, header_length)
+
+
 cdef bytes write_frame(object opcode, object payload, bint fin, bint rsv1, object mask):
     return _encode_frame(opcode, payload, fin, rsv1, False, False, mask)
+
+
+cdef bytes write_frame_header(object opcode, Py_ssize_t payload_length, bint fin, bint rsv1):
+    cdef uint8_t header[10]
+    cdef Py_ssize_t code = _opcode_value(opcode)
+    return PyBytes_FromStringAndSize(<char *>header, _write_header(header, _first_byte(code, fin, rsv1, False, False), 0, payload_length))
+
+
+cdef inline uint8_t _first_byte(Py_ssize_t code, bint fin, bint rsv1, bint rsv2, bint rsv3) noexcept:
+    return (0x80 if fin else 0) | (0x40 if rsv1 else 0) | (0x20 if rsv2 else 0) | (0x10 if rsv3 else 0) | <uint8_t>code
 
 
 cdef bytes _encode_frame(object opcode, object payload, bint fin, bint rsv1, bint rsv2, bint rsv3, object mask):
     cdef Py_buffer view
     cdef uint8_t key[4]
     cdef uint8_t header[14]
-    cdef uint8_t first
     cdef Py_ssize_t header_length
     cdef uint8_t *out
     cdef bytes frame
@@ -593,8 +623,7 @@ cdef bytes _encode_frame(object opcode, object payload, bint fin, bint rsv1, bin
     try:
         if code >= 8 and (not fin or view.len > 125):
             raise ValueError(msg.ENCODE_CONTROL)
-        first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | (0x20 if rsv2 else 0) | (0x10 if rsv3 else 0) | <uint8_t>code
-        header_length = _write_header(header, first, 0 if mask is None else 0x80, view.len)
+        header_length = _write_header(header, _first_byte(code, fin, rsv1, rsv2, rsv3), 0 if mask is None else 0x80, view.len)
         if mask is not None:
             _read_key(mask, key)
             memcpy(header + header_length, key, 4)
