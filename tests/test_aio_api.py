@@ -11,6 +11,7 @@ from test_aio_connection import echo, run, uri
 
 from fastws import aio
 from fastws.aio import ConnectionClosed
+from fastws.protocol import LARGE_MESSAGE
 
 
 class Recorder(aio.Listener):
@@ -48,6 +49,27 @@ def test_callback_server_and_client(impl: Any, compression: Any) -> None:
             await ws.close(4000, "done")
             assert await recorder.closed == (4000, "")  # the server's echo of our close frame
             assert not server.connections or all(not c.open for c in server.connections)
+
+    run(main())
+
+
+@pytest.mark.parametrize("api", ["callback", "task"])
+def test_large_messages_go_out_after_their_header(impl: Any, api: str) -> None:
+    # A server's large message leaves as its frame header, then the message itself
+    # (uncopied), while small answers gathered around it keep their order.
+    sizes = [LARGE_MESSAGE, 10, 3 * 2**20, 0, 2 * LARGE_MESSAGE]
+    messages: List[Any] = [bytes([index]) * size if index % 2 else "é" * (size // 2) for index, size in enumerate(sizes)]
+    limit = 4 * 2**20
+
+    async def main() -> None:
+        options: Any = dict(max_message_size=limit, implementation=impl)
+        opened = aio.serve(echo, "127.0.0.1", 0, **options) if api == "task" else aio.serve_callbacks(Echo, "127.0.0.1", 0, **options)
+        async with opened as server:
+            ws = await aio.connect(uri(server), max_message_size=limit, implementation=impl)
+            for message in messages:
+                ws.send_nowait(message)
+            assert [await ws.recv() for _ in messages] == messages
+            await ws.close()
 
     run(main())
 

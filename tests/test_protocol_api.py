@@ -12,12 +12,14 @@ import pytest
 from protocol_helpers import REQUEST, feed, masked, open_server, pair
 
 from fastws.protocol import (
+    LARGE_MESSAGE,
     BinaryMessage,
     ConnectionFailed,
     ConnectionState,
     HttpRequest,
     InvalidState,
     PerMessageDeflate,
+    Pong,
     PreparedMessage,
     RejectConnection,
     TextMessage,
@@ -39,6 +41,54 @@ def test_send_message_picks_text_or_binary(impl: Any) -> None:
     assert server.events() == [TextMessage("héllo"), BinaryMessage(b"\x00\xff"), BinaryMessage(b"ba"), BinaryMessage(b"mv")]
     (frame,) = frames_of(impl, server.send_message("ok"))
     assert (frame.opcode, frame.payload, frame.fin) == (1, b"ok", True)
+
+
+def test_send_message_parts_leave_a_large_server_message_uncopied(impl: Any) -> None:
+    client, server = pair(impl)
+    body = bytes(range(256)) * (LARGE_MESSAGE // 256 + 1)
+    head, out = server.send_message_parts(body)
+    assert out is body
+    client.receive_data(head + out)
+    assert client.events() == [BinaryMessage(body)]
+    text = "é" * LARGE_MESSAGE
+    head, out = server.send_message_parts(text)
+    assert out == text.encode()
+    client.receive_data(head + out)
+    assert client.events() == [TextMessage(text)]
+    server.receive_data(client.send_ping(b"p"))  # what the server queued goes first
+    head, out = server.send_message_parts(bytearray(body))
+    assert type(out) is bytes and out == body  # a mutable buffer is copied once
+    client.receive_data(head + out)
+    assert client.events() == [Pong(b"p"), BinaryMessage(body)]
+
+
+@pytest.mark.parametrize("deflate", [None, PerMessageDeflate()])
+def test_send_message_parts_give_one_frame_where_the_message_is_copied_anyway(impl: Any, deflate: Any) -> None:
+    client, server = pair(impl, deflate)
+    small, large = b"s" * (LARGE_MESSAGE - 1), b"l" * LARGE_MESSAGE
+    head, out = server.send_message_parts(small)
+    assert out == b""
+    client.receive_data(head)
+    assert client.events() == [BinaryMessage(small)]
+    head, out = client.send_message_parts(large)  # masked: the payload is copied into the frame
+    assert out == b""
+    server.receive_data(head)
+    assert server.events() == [BinaryMessage(large)]
+    head, out = server.send_message_parts(large)
+    assert (out == b"") is (deflate is not None)  # compressed: a new payload in one frame
+    client.receive_data(head + out)
+    assert client.events() == [BinaryMessage(large)]
+
+
+def test_send_message_parts_keep_the_rules_of_sending(impl: Any) -> None:
+    client, server = pair(impl)
+    server.send_text("a", fin=False)
+    with pytest.raises(InvalidState):
+        server.send_message_parts(b"b" * LARGE_MESSAGE)  # inside a fragmented text message
+    server.send_text("", fin=True)
+    server.close()
+    with pytest.raises(InvalidState):
+        server.send_message_parts(b"b" * LARGE_MESSAGE)
 
 
 def test_role_and_sending_fragments(impl: Any) -> None:

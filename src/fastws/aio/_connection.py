@@ -192,6 +192,7 @@ class WebSocket(asyncio.BufferedProtocol):
         self._opened: asyncio.Future[None] = self._loop.create_future()
         self._closed: asyncio.Future[None] = self._loop.create_future()
         self._lost = False
+        self._writes_lists = False  # the transport's writelines gathers (connection_made)
         # The server's hooks: the transport is there, the request came, the handshake succeeded.
         self._on_made: Optional[Callable[[WebSocket], None]] = None
         self._on_open: Optional[Callable[[WebSocket], None]] = None
@@ -379,10 +380,13 @@ class WebSocket(asyncio.BufferedProtocol):
         """Sends a message without waiting (the callback API's send). It does not
         wait for the write buffer: check ``writing_paused`` when sending much."""
         try:
-            data = self._proto.send_message(message)
+            head, body = self._proto.send_message_parts(message)
         except InvalidState:
             raise self._closed_error() from None
-        self._write(data)
+        if body:
+            self._write_large(head, body)
+        else:
+            self._write(head)
 
     def send_prepared_nowait(self, prepared: PreparedMessage, *, max_buffer: Optional[int] = None) -> bool:
         """Sends a message framed once for many connections (``broadcast`` uses it),
@@ -473,6 +477,19 @@ class WebSocket(asyncio.BufferedProtocol):
         if not self._lost:
             self.transport.write(data)
 
+    def _write_large(self, head: bytes, body: bytes) -> None:
+        """A large message, after its frame header and whatever is pending, without
+        copying it: in one scatter-gather write where the transport has one (uvloop,
+        asyncio's from Python 3.12), else in two writes rather than joining them."""
+        self._flush()
+        if self._lost:
+            return
+        if self._writes_lists:
+            self.transport.writelines((head, body))
+        else:
+            self.transport.write(head)
+            self.transport.write(body)
+
     def _write_now(self, data: bytes) -> None:
         """Writes ``data`` after whatever is pending, in this turn of the loop."""
         if data:
@@ -547,6 +564,8 @@ class WebSocket(asyncio.BufferedProtocol):
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
+        # The base class's writelines joins the buffers: a copy that _write_large avoids.
+        self._writes_lists = type(transport).writelines is not asyncio.WriteTransport.writelines
         self.remote_address = transport.get_extra_info("peername")
         if self._on_made is not None:
             self._on_made(self)

@@ -9,7 +9,7 @@ with the Cython core, pure Python with the pure core. ``load_implementation("pyt
 (or "cython") gives either one's module, for tests and benchmarks that run both.
 """
 
-from ._connection import DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE
+from ._connection import DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE, LARGE_MESSAGE
 from ._deflate import PerMessageDeflate
 from ._errors import HandshakeError, InvalidState
 from ._events import (
@@ -46,6 +46,7 @@ __all__ = [
     "HandshakeFailed",
     "HttpRequest",
     "InvalidState",
+    "LARGE_MESSAGE",
     "Message",
     "PerMessageDeflate",
     "Ping",

@@ -53,23 +53,29 @@ from ._http import DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS, header_values, pa
 from ._prepared import PreparedMessage
 from ._state import ConnectionState, Happening, next_state
 
-__all__ = ["ClientConnection", "Connection", "ServerConnection", "DEFAULT_MAX_FRAGMENTS", "DEFAULT_MAX_MESSAGE_SIZE"]
+__all__ = ["ClientConnection", "Connection", "ServerConnection", "DEFAULT_MAX_FRAGMENTS", "DEFAULT_MAX_MESSAGE_SIZE", "LARGE_MESSAGE"]
 
 DEFAULT_MAX_MESSAGE_SIZE = 2**20
 #: Fragments one message may arrive in. Each costs work however small it is, so a
 #: message of endless 1-byte fragments is refused (1009) long before its size is.
 DEFAULT_MAX_FRAGMENTS = 4096
+#: From this size on, ``send_message_parts`` gives an unmasked, uncompressed message
+#: back as it is, after its frame header, instead of copying it into one frame.
+LARGE_MESSAGE = 64 * 1024
 
 COMPILED = cython.compiled
 #: The framing core under this implementation of the protocol.
 core: Any = load_implementation("cython" if COMPILED else "python")
 
-if not cython.compiled:  # compiled, these three are C calls (_connection_c.pxd)
+if not cython.compiled:  # compiled, these are C calls (_connection_c.pxd)
     new_object = object.__new__
     set_field = object.__setattr__
 
     def write_frame(opcode: Opcode, payload: Any, fin: bool, rsv1: bool, mask: Optional[bytes]) -> bytes:
         return core.encode_frame(opcode, payload, fin=fin, rsv1=rsv1, mask=mask)  # type: ignore[no-any-return]
+
+    def write_frame_header(opcode: Opcode, payload_length: int, fin: bool, rsv1: bool) -> bytes:
+        return core.encode_frame_header(opcode, payload_length, fin=fin, rsv1=rsv1)  # type: ignore[no-any-return]
 
 
 _TEXT, _BINARY, _CONTINUATION = Opcode.TEXT, Opcode.BINARY, Opcode.CONTINUATION
@@ -273,6 +279,26 @@ class Connection:
             return self._send_data(_TEXT, message.encode("utf-8"), True)
         return self._send_data(_BINARY, message if type(message) is bytes else bytes(message), True)
 
+    def send_message_parts(self, message: Any) -> Tuple[bytes, bytes]:
+        """``send_message`` without copying a large message into its frame: returns
+        ``(head, body)``, to write in that order. When the frame is neither masked
+        nor compressed (a server's, without permessage-deflate) and the message is
+        at least ``LARGE_MESSAGE`` bytes, ``head`` is what the connection had queued
+        and the frame header, and ``body`` the message itself (a ``str`` encoded, a
+        bytes-like other than ``bytes`` copied); otherwise ``head`` is the whole
+        frame and ``body`` is empty."""
+        if type(message) is str:
+            opcode, payload = _TEXT, message.encode("utf-8")
+        else:
+            opcode, payload = _BINARY, message if type(message) is bytes else bytes(message)
+        if self._client or self._codec is not None or len(payload) < LARGE_MESSAGE:
+            return self._send_data(opcode, payload, True), b""
+        head = write_frame_header(self._frame_opcode(opcode, True), len(payload), True, False)
+        if self._out:
+            self._out.append(head)
+            head = self.data_to_send()
+        return head, payload
+
     def send_prepared(self, prepared: PreparedMessage) -> bytes:
         """A message framed once for many connections (see ``PreparedMessage``).
         Returns the bytes to write."""
@@ -333,19 +359,23 @@ class Connection:
     def _frame(self, opcode: Opcode, payload: bytes, fin: bool = True, rsv1: bool = False) -> bytes:
         return write_frame(opcode, payload, fin, rsv1, self._next_mask() if self._client else None)
 
-    def _send_data(self, opcode: Opcode, payload: bytes, fin: bool) -> bytes:
+    def _frame_opcode(self, opcode: Opcode, fin: bool) -> Opcode:
+        """The opcode of the next data frame of a message of ``opcode`` (raises
+        ``InvalidState`` when it cannot be sent now), and the fragment bookkeeping."""
         if self.state is not _OPEN:
             self._require_open()
         sending = self._sending
         if sending is None:
             self._sending = None if fin else opcode
-            frame_opcode = opcode
-        elif sending is opcode:
-            frame_opcode = _CONTINUATION
-            if fin:
-                self._sending = None
-        else:
+            return opcode
+        if sending is not opcode:
             raise InvalidState(f"a fragmented {sending.name.lower()} message is being sent")
+        if fin:
+            self._sending = None
+        return _CONTINUATION
+
+    def _send_data(self, opcode: Opcode, payload: bytes, fin: bool) -> bytes:
+        frame_opcode = self._frame_opcode(opcode, fin)
         codec = self._codec
         if codec is not None:
             frame = self._frame(frame_opcode, codec.compress(payload, fin), fin, frame_opcode is not _CONTINUATION)

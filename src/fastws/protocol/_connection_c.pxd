@@ -5,7 +5,7 @@
 cimport cython
 from cpython.object cimport PyObject_GenericSetAttr as set_field
 
-from fastws._speedups cimport Frame, FrameParser, Utf8Validator, write_frame
+from fastws._speedups cimport Frame, FrameParser, Utf8Validator, write_frame, write_frame_header
 
 
 cdef extern from *:
@@ -71,6 +71,7 @@ cdef class Connection:
     @cython.locals(at=Py_ssize_t)
     cdef bytes _next_mask(self)
     cdef bytes _frame(self, object opcode, object payload, bint fin=*, bint rsv1=*)
+    cdef object _frame_opcode(self, object opcode, bint fin)
     cdef bytes _send_data(self, object opcode, object payload, bint fin)
     cdef bytes _send_control(self, object opcode, object payload)
     cpdef void _receive_frames(self, object data) except *
