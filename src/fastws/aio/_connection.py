@@ -270,6 +270,9 @@ class WebSocket(asyncio.BufferedProtocol):
         arrived before has been read."""
         parts = self._assembling
         if parts is None:
+            queue = self._queue
+            if queue and type(queue[0]) is not tuple:
+                return self._take_item()  # a whole message waits: no await, no coroutine below
             item = await self._next_item()
             if type(item) is not tuple:
                 return item  # type: ignore[no-any-return]
@@ -316,6 +319,12 @@ class WebSocket(asyncio.BufferedProtocol):
                 await waiter
             finally:
                 self._recv_waiter = None
+        return self._take_item()
+
+    def _take_item(self) -> Any:
+        """Takes the next item of the queue (there is one), resuming reading once
+        the queue has drained well below its bounds."""
+        queue = self._queue
         item = queue.popleft()
         self._queue_bytes -= len(item) if type(item) is not tuple else len(item[0])
         if self._paused_for_queue and len(queue) <= self.max_queue >> 2 and self._queue_bytes <= self.max_queue_bytes >> 2:
@@ -327,6 +336,9 @@ class WebSocket(asyncio.BufferedProtocol):
         return self
 
     async def __anext__(self) -> Message:
+        queue = self._queue
+        if queue and self._assembling is None and type(queue[0]) is not tuple:
+            return self._take_item()  # as recv() does, one coroutine fewer per message
         try:
             return await self.recv()
         except ConnectionClosed:
@@ -338,7 +350,8 @@ class WebSocket(asyncio.BufferedProtocol):
         iterable of ``str`` (or of bytes-likes) is sent as one message in
         fragments, one per item (RFC 6455 §5.4), so a large message needs no buffer
         of its size."""
-        if isinstance(message, (str, bytes, bytearray, memoryview)):
+        kind = type(message)
+        if kind is bytes or kind is str or isinstance(message, (bytearray, memoryview)):
             if self._write_paused:
                 await self._drain()
             self.send_nowait(message)
