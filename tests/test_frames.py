@@ -120,10 +120,19 @@ def test_encode_flags(impl):
     assert impl.encode_frame(2, bytearray(b"x"))[0] == 0x82
 
 
-@pytest.mark.parametrize("opcode", [3, 7, 11, 15, 16, -1])
+@pytest.mark.parametrize("opcode", [3, 7, 11, 15, 16, -1, 2**70])
 def test_encode_refuses_reserved_opcodes(impl, opcode):
     with pytest.raises(ValueError, match="not a WebSocket opcode"):
         impl.encode_frame(opcode, b"")
+    with pytest.raises(ValueError, match="not a WebSocket opcode"):
+        impl.encode_frame_header(opcode, 0)
+
+
+def test_encode_takes_an_opcode_that_is_an_integer(impl):
+    for encode in (lambda opcode: impl.encode_frame(opcode, b""), lambda opcode: impl.encode_frame_header(opcode, 0)):
+        assert encode(True)[0] == 0x81  # an int subclass, as Opcode itself is
+        with pytest.raises(TypeError, match="cannot be interpreted as an integer"):
+            encode("1")
 
 
 def test_encode_refuses_bad_control_frames(impl):

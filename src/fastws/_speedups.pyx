@@ -367,7 +367,11 @@ cdef object _as_opcode(object opcode):
 cdef inline Py_ssize_t _opcode_value(object opcode) except -1:
     """An opcode's number, from an ``Opcode`` or any integer (``operator.index``);
     raises ``ValueError`` for one RFC 6455 does not define."""
-    cdef Py_ssize_t value = opcode  # __index__, as operator.index
+    cdef Py_ssize_t value
+    try:
+        value = opcode if isinstance(opcode, int) else _as_index(opcode)
+    except OverflowError:
+        value = -1  # far out of range, refused below like any other
     if not 0 <= value < 16 or _OPCODES[value] is None:
         raise ValueError(msg.ENCODE_BAD_OPCODE.format(opcode=opcode))
     return value
