@@ -41,6 +41,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import threading
 import time
 from collections import deque
@@ -67,6 +68,8 @@ logger = logging.getLogger("fastws.aio")
 
 _OPEN = ConnectionState.OPEN
 _CLOSED = ConnectionState.CLOSED
+_HAS_WRITEV = hasattr(os, "writev")
+_STREAM_FAMILIES = {socket.AF_INET, socket.AF_INET6, getattr(socket, "AF_UNIX", socket.AF_INET)}
 _READ_SIZE = 256 * 1024  # the receive buffer: one per thread, shared by its connections
 #: What a connection may read at once after a full read that carried no message:
 #: a flood of control frames or empty fragments gets small reads, so its turn of the
@@ -78,6 +81,29 @@ _FLUSH_AT = 64 * 1024  # pending writes past this size go out at once
 DEFAULT_MAX_QUEUE_BYTES = 512 * 1024
 
 Message = Union[str, bytes]
+
+
+def _plain_socket_fd(transport: Any) -> int:
+    """The file descriptor of the transport's socket when bytes may be written to it
+    directly while the transport's buffer is empty (a plain TCP or Unix socket, on a
+    system with ``os.writev``); -1 otherwise (TLS, pipes, test doubles)."""
+    sock = transport.get_extra_info("socket")
+    encrypted = transport.get_extra_info("sslcontext") is not None or transport.get_extra_info("ssl_object") is not None
+    if sock is None or not _HAS_WRITEV or encrypted:
+        return -1
+    if sock.type != socket.SOCK_STREAM or sock.family not in _STREAM_FAMILIES:
+        return -1
+    return sock.fileno()  # type: ignore[no-any-return]
+
+
+def _send_directly(fd: int, buffers: Tuple[bytes, ...]) -> int:
+    """Writes what the socket takes now of ``buffers``, in one system call; returns
+    the bytes written. A full socket writes nothing, and so does an error, which is
+    left for the transport to meet (and report) when it writes the rest."""
+    try:
+        return os.writev(fd, buffers) if len(buffers) > 1 else os.write(fd, buffers[0])
+    except OSError:
+        return 0
 
 
 def _read_buffer() -> memoryview:
@@ -193,6 +219,7 @@ class WebSocket(asyncio.BufferedProtocol):
         self._closed: asyncio.Future[None] = self._loop.create_future()
         self._lost = False
         self._writes_lists = False  # the transport's writelines gathers (connection_made)
+        self._socket_fd = -1  # the socket's, when writes may go to it directly (connection_made)
         # The server's hooks: the transport is there, the request came, the handshake succeeded.
         self._on_made: Optional[Callable[[WebSocket], None]] = None
         self._on_open: Optional[Callable[[WebSocket], None]] = None
@@ -272,7 +299,7 @@ class WebSocket(asyncio.BufferedProtocol):
         if parts is None:
             queue = self._queue
             if queue and type(queue[0]) is not tuple:
-                return self._take_item()  # a whole message waits: no await, no coroutine below
+                return self._take_item()  # type: ignore[no-any-return]  # a whole message waits: no await, no coroutine below
             item = await self._next_item()
             if type(item) is not tuple:
                 return item  # type: ignore[no-any-return]
@@ -338,7 +365,7 @@ class WebSocket(asyncio.BufferedProtocol):
     async def __anext__(self) -> Message:
         queue = self._queue
         if queue and self._assembling is None and type(queue[0]) is not tuple:
-            return self._take_item()  # as recv() does, one coroutine fewer per message
+            return self._take_item()  # type: ignore[no-any-return]  # as recv() does, one coroutine fewer per message
         try:
             return await self.recv()
         except ConnectionClosed:
@@ -350,8 +377,7 @@ class WebSocket(asyncio.BufferedProtocol):
         iterable of ``str`` (or of bytes-likes) is sent as one message in
         fragments, one per item (RFC 6455 §5.4), so a large message needs no buffer
         of its size."""
-        kind = type(message)
-        if kind is bytes or kind is str or isinstance(message, (bytearray, memoryview)):
+        if isinstance(message, (str, bytes, bytearray, memoryview)):
             if self._write_paused:
                 await self._drain()
             self.send_nowait(message)
@@ -477,7 +503,7 @@ class WebSocket(asyncio.BufferedProtocol):
         elif self._pending:
             self._write_now(data)
         elif not self._lost:
-            self.transport.write(data)  # nothing to wait for: out at once, no extra loop turn
+            self._put(data)  # nothing to wait for: out at once, no extra loop turn
 
     def _flush(self) -> None:
         self._flush_scheduled = False
@@ -488,20 +514,41 @@ class WebSocket(asyncio.BufferedProtocol):
         self._pending = []
         self._pending_size = 0
         if not self._lost:
-            self.transport.write(data)
+            self._put(data)
 
     def _write_large(self, head: bytes, body: bytes) -> None:
         """A large message, after its frame header and whatever is pending, without
-        copying it: in one scatter-gather write where the transport has one (uvloop,
-        asyncio's from Python 3.12), else in two writes rather than joining them."""
+        copying it: in one scatter-gather write (straight to the socket, or the
+        transport's own, uvloop's and asyncio's from Python 3.12), else in two writes
+        rather than joining them."""
         self._flush()
         if self._lost:
             return
-        if self._writes_lists:
+        if self._socket_fd >= 0 and not self.transport.get_write_buffer_size() and not self.transport.is_closing():
+            sent = _send_directly(self._socket_fd, (head, body))
+            if sent >= len(head):
+                if sent < len(head) + len(body):
+                    self.transport.write(memoryview(body)[sent - len(head) :])
+                return
+            self.transport.write(head[sent:])
+            self.transport.write(body)
+        elif self._writes_lists:
             self.transport.writelines((head, body))
         else:
             self.transport.write(head)
             self.transport.write(body)
+
+    def _put(self, data: bytes) -> None:
+        """Hands ``data`` to the transport. When the transport is a plain socket's
+        and holds nothing, the bytes go straight to the socket (one system call, none
+        of the transport's Python) and the transport gets only what the socket did
+        not take, so the order of the bytes stays the transport's."""
+        if self._socket_fd >= 0 and not self.transport.get_write_buffer_size() and not self.transport.is_closing():
+            sent = _send_directly(self._socket_fd, (data,))
+            if sent == len(data):
+                return
+            data = data[sent:]
+        self.transport.write(data)
 
     def _write_now(self, data: bytes) -> None:
         """Writes ``data`` after whatever is pending, in this turn of the loop."""
@@ -577,6 +624,7 @@ class WebSocket(asyncio.BufferedProtocol):
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
+        self._socket_fd = _plain_socket_fd(transport)
         # The base class's writelines joins the buffers: a copy that _write_large avoids.
         self._writes_lists = type(transport).writelines is not asyncio.WriteTransport.writelines
         self.remote_address = transport.get_extra_info("peername")
