@@ -91,6 +91,24 @@ def test_send_message_parts_keep_the_rules_of_sending(impl: Any) -> None:
         server.send_message_parts(b"b" * LARGE_MESSAGE)
 
 
+def test_partial_frame_bytes_count_what_arrived_of_an_unfinished_frame(impl: Any) -> None:
+    server = open_server(impl)
+    assert server.partial_frame_bytes == 0
+    wire = masked(impl, 2, bytes(1000)) + masked(impl, 9, b"ping")
+    server.receive_data(wire[:5])  # part of the header
+    assert server.partial_frame_bytes == 5
+    server.receive_data(wire[5:600])  # the header (8 bytes with the key) and 592 payload bytes
+    assert server.partial_frame_bytes == 600
+    server.receive_data(wire[600:1010])  # the frame ends, the ping's first 2 bytes follow
+    assert server.partial_frame_bytes == 2
+    assert [type(event).__name__ for event in server.events()] == ["BinaryMessage"]
+    server.receive_data(wire[1010:])
+    assert server.partial_frame_bytes == 0
+    server.close()
+    server.receive_data(masked(impl, 8, b""))
+    assert server.state is ConnectionState.CLOSED and server.partial_frame_bytes == 0
+
+
 def test_role_and_sending_fragments(impl: Any) -> None:
     client, server = pair(impl)
     assert (client.role, server.role) == ("client", "server")

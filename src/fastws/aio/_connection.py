@@ -644,8 +644,9 @@ class WebSocket(asyncio.BufferedProtocol):
         if self._delivered:
             self._delivered = False
             self._view = self._full_view
-        elif nbytes == len(self._view) and nbytes > _CHATTER_READ_SIZE:
-            self._view = self._full_view[:_CHATTER_READ_SIZE]  # a full read of chatter: read less
+        elif nbytes == len(self._view) and nbytes > _CHATTER_READ_SIZE and proto.partial_frame_bytes < nbytes:
+            # A full read of chatter (not of one large frame still arriving): read less.
+            self._view = self._full_view[:_CHATTER_READ_SIZE]
         events = proto.events()
         if events:
             self._handle_events(events)

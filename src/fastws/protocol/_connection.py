@@ -220,6 +220,14 @@ class Connection:
         return self._sending is not None
 
     @property
+    def partial_frame_bytes(self) -> int:
+        """Bytes received of a frame not complete yet (its header and its payload so
+        far; 0 between frames). An I/O layer can tell a read that fell inside one
+        large frame from a read of many small frames that carried no message."""
+        parser = self._parser
+        return 0 if parser is None else parser.buffered  # type: ignore[no-any-return]
+
+    @property
     def failing(self) -> bool:
         """With ``hold_failure``: the connection failed (a ``ConnectionFailed`` event
         came out, input is ignored) but its close frame waits for ``fail()``, so
