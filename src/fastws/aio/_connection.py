@@ -26,7 +26,10 @@ Flow control, so that no peer can grow our memory:
 Sending: ``send`` asks the protocol for the frame and writes it: at once when no
 received message waits to be answered (a round trip waits for nothing, and costs
 no extra turn of the loop); while some do, the answers gather and go out in one
-``transport.write`` with the last one (or past 64 KiB, or at the end of the turn).
+write with the last one (or past 64 KiB, or at the end of the turn). A large
+message goes out after its frame header without being copied into the frame
+(``send_message_parts``). On a plain socket whose transport holds nothing, a write
+goes straight to the socket, the transport taking only what the socket does not.
 
 Closing: a close frame sent starts a timer (``close_timeout``) after which the
 transport is aborted. A protocol failure (RFC 6455 §7.1.7) that follows messages
