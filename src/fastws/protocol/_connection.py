@@ -225,7 +225,7 @@ class Connection:
         far; 0 between frames). An I/O layer can tell a read that fell inside one
         large frame from a read of many small frames that carried no message."""
         parser = self._parser
-        return 0 if parser is None else parser.buffered  # type: ignore[no-any-return]
+        return 0 if parser is None else parser.buffered
 
     @property
     def failing(self) -> bool:
