@@ -2,6 +2,10 @@
 # protocol, fastws.protocol._connection_c): its frames' fields read as C fields, and the
 # parser, validator and frame writer called without a Python call. Python code uses
 # the same names through fastws.load_implementation("cython").
+#
+# Each cpdef method is an untraced entry (linetrace and profile off) over a cdef body:
+# under line tracing (the coverage build), a cpdef method that raises stops coverage's
+# tracer for the rest of the process (Cython 3.3), while a cdef body raising is fine.
 
 cimport cython
 from cpython.object cimport PyObject
@@ -28,6 +32,9 @@ cdef class Utf8Validator:
     cpdef reset(self)
     cpdef feed(self, chunk)
     cpdef finish(self)
+    cdef int _reset(self) except -1
+    cdef int _feed_guarded(self, chunk) except -1
+    cdef int _finish(self) except -1
     cdef int _feed(self, chunk) except -1
 
 
@@ -54,6 +61,8 @@ cdef class FrameParser:
 
     cpdef list feed(self, data)
     cpdef pending_payload(self, Py_ssize_t start=*)
+    cdef list _feed_guarded(self, data)
+    cdef object _pending_payload(self, Py_ssize_t start)
     cdef void _drop_partial(self) noexcept
     cdef Py_ssize_t _read_header(self, const uint8_t *header, Py_ssize_t available) except -1
     cdef bytes _payload_of(self, const uint8_t *data, Py_ssize_t length)

@@ -294,13 +294,19 @@ cdef class Utf8Validator:
     def __init__(self):
         self.reset()
 
+    @cython.linetrace(False)  # untraced entry, traced body: see _speedups.pxd
+    @cython.profile(False)
     cpdef reset(self):
         """Forgets everything fed, for the next text."""
+        self._reset()
+
+    cdef int _reset(self) except -1:
         _enter(&self._guard, "Utf8Validator")
         self._state = FASTWS_UTF8_ACCEPT
         self._offset = 0
         self._error = -1
         fastws_guard_leave(&self._guard)
+        return 0
 
     @property
     def position(self):
@@ -310,13 +316,19 @@ cdef class Utf8Validator:
         fastws_guard_leave(&self._guard)
         return position
 
+    @cython.linetrace(False)  # untraced entry, traced body: see _speedups.pxd
+    @cython.profile(False)
     cpdef feed(self, chunk):
         """Raises ``InvalidUtf8`` as soon as the text fed so far cannot be valid."""
+        self._feed_guarded(chunk)
+
+    cdef int _feed_guarded(self, chunk) except -1:
         _enter(&self._guard, "Utf8Validator")
         try:
             self._feed(chunk)
         finally:
             fastws_guard_leave(&self._guard)
+        return 0
 
     cdef int _feed(self, chunk) except -1:
         cdef Py_buffer view
@@ -343,8 +355,13 @@ cdef class Utf8Validator:
         self._offset += length
         return 0
 
+    @cython.linetrace(False)  # untraced entry, traced body: see _speedups.pxd
+    @cython.profile(False)
     cpdef finish(self):
         """Raises ``InvalidUtf8`` (position = bytes fed) if the text ends inside a character."""
+        self._finish()
+
+    cdef int _finish(self) except -1:
         cdef Py_ssize_t error
         _enter(&self._guard, "Utf8Validator")
         try:
@@ -356,6 +373,7 @@ cdef class Utf8Validator:
             fastws_guard_leave(&self._guard)
         if error >= 0:
             raise InvalidUtf8(error)
+        return 0
 
 
 # -- frames (RFC 6455 §5.2) -----------------------------------------------------------
@@ -791,9 +809,14 @@ cdef class FrameParser:
             return self._header_length + self._partial_have
         return self._header_have
 
+    @cython.linetrace(False)  # untraced entry, traced body: see _speedups.pxd
+    @cython.profile(False)
     cpdef pending_payload(self, Py_ssize_t start=0):
         """The unmasked payload bytes of the pending frame received so far, from
         ``start`` on; None when no frame is pending."""
+        return self._pending_payload(start)
+
+    cdef object _pending_payload(self, Py_ssize_t start):
         _enter(&self._guard, "FrameParser")
         try:
             if self._partial is NULL:
@@ -804,8 +827,13 @@ cdef class FrameParser:
         finally:
             fastws_guard_leave(&self._guard)
 
+    @cython.linetrace(False)  # untraced entry, traced body: see _speedups.pxd
+    @cython.profile(False)
     cpdef list feed(self, data):
         """Returns the frames that ``data`` completed; keeps an unfinished one's bytes."""
+        return self._feed_guarded(data)
+
+    cdef list _feed_guarded(self, data):
         _enter(&self._guard, "FrameParser")
         try:
             return self._feed(data)
