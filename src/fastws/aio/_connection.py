@@ -221,7 +221,6 @@ class WebSocket(asyncio.BufferedProtocol):
         self._opened: asyncio.Future[None] = self._loop.create_future()
         self._closed: asyncio.Future[None] = self._loop.create_future()
         self._lost = False
-        self._writes_lists = False  # the transport's writelines gathers (connection_made)
         self._socket_fd = -1  # the socket's, when writes may go to it directly (connection_made)
         # The server's hooks: the transport is there, the request came, the handshake succeeded.
         self._on_made: Optional[Callable[[WebSocket], None]] = None
@@ -521,9 +520,8 @@ class WebSocket(asyncio.BufferedProtocol):
 
     def _write_large(self, head: bytes, body: bytes) -> None:
         """A large message, after its frame header and whatever is pending, without
-        copying it: in one scatter-gather write (straight to the socket, or the
-        transport's own, uvloop's and asyncio's from Python 3.12), else in two writes
-        rather than joining them."""
+        copying it: straight to the socket in one scatter-gather write when it can go
+        there, else as two writes to the transport rather than joined."""
         self._flush()
         if self._lost:
             return
@@ -533,13 +531,11 @@ class WebSocket(asyncio.BufferedProtocol):
                 if sent < len(head) + len(body):
                     self.transport.write(memoryview(body)[sent - len(head) :])
                 return
-            self.transport.write(head[sent:])
-            self.transport.write(body)
-        elif self._writes_lists:
-            self.transport.writelines((head, body))
-        else:
-            self.transport.write(head)
-            self.transport.write(body)
+            head = head[sent:]
+        # Two writes, not writelines: asyncio's selector transport (3.12, 3.13) does not
+        # apply its high-water mark in writelines, so a slow reader would never pause us.
+        self.transport.write(head)
+        self.transport.write(body)
 
     def _put(self, data: bytes) -> None:
         """Hands ``data`` to the transport. When the transport is a plain socket's
@@ -628,8 +624,6 @@ class WebSocket(asyncio.BufferedProtocol):
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
         self._socket_fd = _plain_socket_fd(transport)
-        # The base class's writelines joins the buffers: a copy that _write_large avoids.
-        self._writes_lists = type(transport).writelines is not asyncio.WriteTransport.writelines
         self.remote_address = transport.get_extra_info("peername")
         if self._on_made is not None:
             self._on_made(self)
