@@ -504,7 +504,7 @@ def encode_frame(
     """
     code = _as_opcode(opcode)
     data = _contiguous(payload)
-    header = encode_frame_header(code, len(data), fin=fin, rsv1=rsv1, rsv2=rsv2, rsv3=rsv3, mask=mask)
+    header = _frame_header(code, len(data), fin, rsv1, rsv2, rsv3, mask)
     if mask is None:
         return header + data
     return header + (_xor(data, header[-4:], len(data)) if data else b"")
@@ -527,6 +527,12 @@ def encode_frame_header(
     length = _as_index(payload_length)
     if length < 0 or length >> 63:
         raise ValueError(msg.ENCODE_BAD_LENGTH.format(length=length))
+    return _frame_header(code, length, fin, rsv1, rsv2, rsv3, mask)
+
+
+def _frame_header(code: int, length: int, fin: bool, rsv1: bool, rsv2: bool, rsv3: bool, mask: Any) -> bytes:
+    """The header of a checked opcode and length, with the shortest length encoding
+    and, with ``mask``, the key at its end."""
     if code >= 8 and (not fin or length > 125):
         raise ValueError(msg.ENCODE_CONTROL)
     first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | (0x20 if rsv2 else 0) | (0x10 if rsv3 else 0) | code

@@ -603,20 +603,12 @@ def encode_frame_header(opcode, payload_length, *, fin=True, rsv1=False, rsv2=Fa
     """The header of a frame of ``payload_length`` bytes: ``encode_frame`` without
     the payload, for writing a large payload after it without copying it into one
     frame. With ``mask``, the key ends the header and the payload must be masked."""
-    cdef uint8_t key[4]
     cdef uint8_t header[14]
     cdef Py_ssize_t code = _opcode_value(opcode)
     length = _as_index(payload_length)
     if length < 0 or length >> 63:
         raise ValueError(msg.ENCODE_BAD_LENGTH.format(length=length))
-    if code >= 8 and (not fin or length > 125):
-        raise ValueError(msg.ENCODE_CONTROL)
-    cdef Py_ssize_t header_length = _write_header(header, _first_byte(code, fin, rsv1, rsv2, rsv3), 0 if mask is None else 0x80, length)
-    if mask is not None:
-        _read_key(mask, key)
-        memcpy(header + header_length, key, 4)
-        header_length += 4
-    return PyBytes_FromStringAndSize(<char *>header, header_length)
+    return PyBytes_FromStringAndSize(<char *>header, _frame_header(header, code, length, fin, rsv1, rsv2, rsv3, mask))
 
 
 cdef bytes write_frame(object opcode, object payload, bint fin, bint rsv1, object mask):
@@ -624,18 +616,29 @@ cdef bytes write_frame(object opcode, object payload, bint fin, bint rsv1, objec
 
 
 cdef bytes write_frame_header(object opcode, Py_ssize_t payload_length, bint fin, bint rsv1):
-    cdef uint8_t header[10]
-    cdef Py_ssize_t code = _opcode_value(opcode)
-    return PyBytes_FromStringAndSize(<char *>header, _write_header(header, _first_byte(code, fin, rsv1, False, False), 0, payload_length))
+    cdef uint8_t header[14]
+    cdef Py_ssize_t header_length = _frame_header(header, _opcode_value(opcode), payload_length, fin, rsv1, False, False, None)
+    return PyBytes_FromStringAndSize(<char *>header, header_length)
 
 
-cdef inline uint8_t _first_byte(Py_ssize_t code, bint fin, bint rsv1, bint rsv2, bint rsv3) noexcept:
-    return (0x80 if fin else 0) | (0x40 if rsv1 else 0) | (0x20 if rsv2 else 0) | (0x10 if rsv3 else 0) | <uint8_t>code
+cdef Py_ssize_t _frame_header(
+    uint8_t *header, Py_ssize_t code, Py_ssize_t length, bint fin, bint rsv1, bint rsv2, bint rsv3, object mask
+) except -1:
+    """Writes the header of a checked opcode and length into ``header`` (14 bytes), with
+    the shortest length encoding and, with ``mask``, the key at its end; returns its size."""
+    cdef uint8_t first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | (0x20 if rsv2 else 0) | (0x10 if rsv3 else 0) | <uint8_t>code
+    cdef Py_ssize_t header_length
+    if code >= 8 and (not fin or length > 125):
+        raise ValueError(msg.ENCODE_CONTROL)
+    header_length = _write_header(header, first, 0 if mask is None else 0x80, length)
+    if mask is not None:
+        _read_key(mask, header + header_length)
+        header_length += 4
+    return header_length
 
 
 cdef bytes _encode_frame(object opcode, object payload, bint fin, bint rsv1, bint rsv2, bint rsv3, object mask):
     cdef Py_buffer view
-    cdef uint8_t key[4]
     cdef uint8_t header[14]
     cdef Py_ssize_t header_length
     cdef uint8_t *out
@@ -643,20 +646,14 @@ cdef bytes _encode_frame(object opcode, object payload, bint fin, bint rsv1, bin
     cdef Py_ssize_t code = _opcode_value(opcode)
     _acquire(payload, &view)
     try:
-        if code >= 8 and (not fin or view.len > 125):
-            raise ValueError(msg.ENCODE_CONTROL)
-        header_length = _write_header(header, _first_byte(code, fin, rsv1, rsv2, rsv3), 0 if mask is None else 0x80, view.len)
-        if mask is not None:
-            _read_key(mask, key)
-            memcpy(header + header_length, key, 4)
-            header_length += 4
+        header_length = _frame_header(header, code, view.len, fin, rsv1, rsv2, rsv3, mask)
         frame = PyBytes_FromStringAndSize(NULL, header_length + view.len)
         out = <uint8_t *>PyBytes_AS_STRING(frame)
         memcpy(out, header, header_length)
         if mask is None:
             memcpy(out + header_length, view.buf, view.len)
-        else:
-            fastws_mask(out + header_length, <const uint8_t *>view.buf, view.len, key, 0)
+        else:  # the key is the header's last 4 bytes
+            fastws_mask(out + header_length, <const uint8_t *>view.buf, view.len, header + header_length - 4, 0)
         return frame
     finally:
         PyBuffer_Release(&view)
