@@ -91,8 +91,9 @@ def _plain_socket_fd(transport: Any) -> int:
     directly while the transport's buffer is empty (a plain TCP or Unix socket, on a
     system with ``os.writev``); -1 otherwise (TLS, pipes, test doubles)."""
     sock = transport.get_extra_info("socket")
-    encrypted = transport.get_extra_info("sslcontext") is not None or transport.get_extra_info("ssl_object") is not None
-    if sock is None or not _HAS_WRITEV or encrypted:
+    if sock is None or not _HAS_WRITEV:
+        return -1
+    if transport.get_extra_info("sslcontext") is not None or transport.get_extra_info("ssl_object") is not None:
         return -1
     if sock.type != socket.SOCK_STREAM or sock.family not in _STREAM_FAMILIES:
         return -1
@@ -525,7 +526,7 @@ class WebSocket(asyncio.BufferedProtocol):
         self._flush()
         if self._lost:
             return
-        if self._socket_fd >= 0 and not self.transport.get_write_buffer_size() and not self.transport.is_closing():
+        if self._may_send_directly():
             sent = _send_directly(self._socket_fd, (head, body))
             if sent >= len(head):
                 if sent < len(head) + len(body):
@@ -537,12 +538,17 @@ class WebSocket(asyncio.BufferedProtocol):
         self.transport.write(head)
         self.transport.write(body)
 
+    def _may_send_directly(self) -> bool:
+        """Whether a write may go straight to the socket: a plain socket's transport
+        that holds nothing (so nothing it holds can be overtaken) and is not closing."""
+        return self._socket_fd >= 0 and not self.transport.get_write_buffer_size() and not self.transport.is_closing()
+
     def _put(self, data: bytes) -> None:
         """Hands ``data`` to the transport. When the transport is a plain socket's
         and holds nothing, the bytes go straight to the socket (one system call, none
         of the transport's Python) and the transport gets only what the socket did
         not take, so the order of the bytes stays the transport's."""
-        if self._socket_fd >= 0 and not self.transport.get_write_buffer_size() and not self.transport.is_closing():
+        if self._may_send_directly():
             sent = _send_directly(self._socket_fd, (data,))
             if sent == len(data):
                 return
